@@ -1,0 +1,1 @@
+"""Datasets: the RecBole atomic-file layout the pipeline reads, and generators."""

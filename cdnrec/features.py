@@ -1,0 +1,106 @@
+"""The feature contract between ExampleGen, the Beam statistics and the model.
+
+Every tf.Example the pipeline writes carries `user_id`, `item_id` and
+`timestamp`, plus the user features (prefixed `user_`) and the item content
+features (prefixed `item_`) of the dataset. The item id is the memorization
+feature; the item content features are the generalization features
+(section 3.1.1 of the CDN paper). `FeatureConfig` records which is which and
+travels as JSON in the ItemCatalog artifact, so the Trainer never guesses.
+"""
+
+import dataclasses
+import enum
+import json
+from typing import List, Sequence
+
+from cdnrec.data import atomic
+
+USER_ID = "user_id"
+ITEM_ID = "item_id"
+TIMESTAMP = "timestamp"
+# Position of the item's first appearance in the interaction log; the
+# protocol breaks timestamp and frequency ties with it.
+ITEM_INDEX = "item_index"
+
+
+class Kind(str, enum.Enum):
+  CATEGORICAL = "categorical"            # one token
+  CATEGORICAL_LIST = "categorical_list"  # a bag of tokens
+  NUMERIC = "numeric"                    # one float
+
+
+_KIND_OF_FIELD_TYPE = {
+    atomic.FieldType.TOKEN: Kind.CATEGORICAL,
+    atomic.FieldType.TOKEN_SEQ: Kind.CATEGORICAL_LIST,
+    atomic.FieldType.FLOAT: Kind.NUMERIC,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+  """One model input.
+
+  Attributes:
+    name: key in the tf.Example and in the serving signature.
+    source: column name in the source file.
+    kind: how the model encodes it.
+  """
+  name: str
+  source: str
+  kind: Kind
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+  """Which features feed which tower.
+
+  Attributes:
+    user_features: user-side inputs besides `user_id`.
+    item_features: item content (generalization) features; the item id is
+      the memorization feature.
+  """
+  user_features: List[Feature]
+  item_features: List[Feature]
+
+  def to_json(self) -> str:
+    return json.dumps({
+        "user_features": [dataclasses.asdict(f) for f in self.user_features],
+        "item_features": [dataclasses.asdict(f) for f in self.item_features],
+    }, indent=2)
+
+  @classmethod
+  def from_json(cls, text: str) -> "FeatureConfig":
+    data = json.loads(text)
+    load = lambda items: [Feature(d["name"], d["source"], Kind(d["kind"]))
+                          for d in items]
+    return cls(load(data["user_features"]), load(data["item_features"]))
+
+
+def _prefixed(prefix: str, name: str) -> str:
+  return name if name.startswith(prefix) else prefix + name
+
+
+def _features(fields: Sequence[atomic.Field], id_field: str, prefix: str,
+              path: str) -> List[Feature]:
+  features = []
+  for field in fields:
+    if field.name == id_field:
+      continue
+    if field.type not in _KIND_OF_FIELD_TYPE:
+      raise atomic.DataFormatError(
+          f"{path}: field '{field.header}' has a type the model cannot use "
+          f"yet; supported: {[t.value for t in _KIND_OF_FIELD_TYPE]}")
+    features.append(Feature(_prefixed(prefix, field.name), field.name,
+                            _KIND_OF_FIELD_TYPE[field.type]))
+  return features
+
+
+def from_dataset(dataset: atomic.AtomicDataset) -> FeatureConfig:
+  """Every non-id column of the user file is a user feature; every non-id
+  column of the item file is a generalization feature."""
+  return FeatureConfig(
+      user_features=_features(dataset.user_fields, USER_ID, "user_",
+                              dataset.user_path or ""),
+      item_features=_features(dataset.item_fields, ITEM_ID, "item_",
+                              dataset.item_path or ""),
+  )

@@ -1,0 +1,27 @@
+"""Artifact types this pipeline adds to TFX's standard ones."""
+
+from tfx.types import artifact
+
+# Files inside each artifact's URI.
+CATALOG_FILE = "catalog.tfrecord.gz"
+FEATURES_FILE = "features.json"
+ITEM_STATS_FILE = "item_stats.tsv"
+SUMMARY_FILE = "summary.json"
+
+
+class ItemCatalog(artifact.Artifact):
+  """Every item with its content features, and the dataset's FeatureConfig.
+
+  Files: `catalog.tfrecord.gz` (one tf.Example per item: item_id,
+  item_index and the item features) and `features.json`.
+  """
+  TYPE_NAME = "CdnItemCatalog"
+
+
+class ItemStats(artifact.Artifact):
+  """Per-item train frequencies, the head/tail split and the imbalance factor.
+
+  Files: `item_stats.tsv` (item_id, item_index, frequency, is_head; one row
+  per catalog item) and `summary.json`.
+  """
+  TYPE_NAME = "CdnItemStats"

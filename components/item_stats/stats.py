@@ -1,0 +1,91 @@
+"""Pure functions behind ItemStatsGen, so the rules read in one place."""
+
+import dataclasses
+import hashlib
+import math
+from typing import Dict, List, Sequence, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemRow:
+  item_id: str
+  item_index: int
+  frequency: int
+  is_head: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+  """What the paper's Table 7 and the re-balancing need."""
+  n_items: int
+  n_items_in_train: int
+  n_train_interactions: int
+  head_fraction: float
+  n_head: int
+  n_tail: int
+  imbalance_factor: float
+  head_interactions: int
+  tail_interactions: int
+  # Ω_r keeps at most this many interactions per head item: the frequency of
+  # the most popular tail item.
+  rebalance_cap: int
+  rebalanced_size: int
+
+
+def head_tail(frequencies: Sequence[Tuple[str, int, int]],
+              head_fraction: float) -> List[ItemRow]:
+  """Head = the round(fraction * n_items) most frequent items of the whole
+  item set, ties broken by item index (PROTOCOL.md).
+
+  Args:
+    frequencies: (item_id, item_index, train frequency) for every item,
+      including items with frequency 0.
+    head_fraction: in [0, 1].
+  """
+  if not 0.0 <= head_fraction <= 1.0:
+    raise ValueError(f"head_fraction must be in [0, 1], got {head_fraction}")
+  ranked = sorted(frequencies, key=lambda r: (-r[2], r[1]))
+  # Python's round() rounds half to even; the protocol means half up.
+  n_head = int(math.floor(head_fraction * len(ranked) + 0.5))
+  return [ItemRow(item, index, freq, rank < n_head)
+          for rank, (item, index, freq) in enumerate(ranked)]
+
+
+def imbalance_factor(rows: Sequence[ItemRow]) -> float:
+  """max / min train frequency over items seen in train (an unseen item
+  would make it infinite)."""
+  seen = [r.frequency for r in rows if r.frequency > 0]
+  return max(seen) / min(seen) if seen else 0.0
+
+
+def rebalance_cap(rows: Sequence[ItemRow]) -> int:
+  tail = [r.frequency for r in rows if not r.is_head]
+  return max(tail) if tail else max((r.frequency for r in rows), default=0)
+
+
+def sample_key(seed: int, user_id: str, item_id: str) -> bytes:
+  """Seeded order in which a head item's interactions are kept for Ω_r;
+  independent of how Beam orders elements."""
+  return hashlib.sha256(f"{seed}|{user_id}|{item_id}".encode()).digest()
+
+
+def summarize(rows: Sequence[ItemRow], head_fraction: float,
+              rebalanced_size: int) -> Summary:
+  head = [r for r in rows if r.is_head]
+  tail = [r for r in rows if not r.is_head]
+  return Summary(
+      n_items=len(rows),
+      n_items_in_train=sum(r.frequency > 0 for r in rows),
+      n_train_interactions=sum(r.frequency for r in rows),
+      head_fraction=head_fraction,
+      n_head=len(head),
+      n_tail=len(tail),
+      imbalance_factor=imbalance_factor(rows),
+      head_interactions=sum(r.frequency for r in head),
+      tail_interactions=sum(r.frequency for r in tail),
+      rebalance_cap=rebalance_cap(rows),
+      rebalanced_size=rebalanced_size)
+
+
+def head_set(rows: Sequence[ItemRow]) -> Dict[str, bool]:
+  return {r.item_id: r.is_head for r in rows}
