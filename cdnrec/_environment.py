@@ -7,6 +7,7 @@ has to set it by hand.
 """
 
 import os
+import warnings
 
 
 def configure() -> None:
@@ -14,6 +15,10 @@ def configure() -> None:
   # TensorFlow's C++ start-up chatter (oneDNN, TensorRT) hides the output
   # users care about; real errors are still printed.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  # Google client libraries warn on every import that Python 3.10 is old;
+  # 3.10 is what this stack needs (see README), so the warning says nothing.
+  warnings.filterwarnings("ignore", message=".*non-supported Python version",
+                          category=FutureWarning)
 
 
 configure()

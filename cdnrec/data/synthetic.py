@@ -43,7 +43,8 @@ class SyntheticConfig:
   Attributes:
     n_users: number of users.
     n_items: number of items; every item gets at least one interaction.
-    n_interactions: approximate number of (user, item) interactions.
+    n_interactions: number of (user, item) interactions drawn by popularity;
+      topping light users up to min_user_interactions adds a few more.
     imbalance_factor: interactions of the most popular item divided by those
       of the least popular one.
     n_personas: number of latent taste groups.
@@ -68,6 +69,12 @@ class SyntheticConfig:
     if self.imbalance_factor < 1:
       raise ValueError(f"imbalance_factor must be >= 1, got "
                        f"{self.imbalance_factor}")
+    if self.n_interactions < self.min_user_interactions * self.n_users:
+      raise ValueError(
+          f"n_interactions={self.n_interactions} is too few for "
+          f"{self.n_users} users with at least {self.min_user_interactions} "
+          f"interactions each; need >= "
+          f"{self.min_user_interactions * self.n_users}")
     if self.imbalance_factor > self.n_users:
       raise ValueError(
           f"imbalance_factor={self.imbalance_factor:g} needs at least that "
@@ -182,9 +189,12 @@ def _assign_users(world: _World, counts: np.ndarray, config: SyntheticConfig,
 
 def _top_up(world: _World, chosen: Dict[int, set], counts: np.ndarray,
             config: SyntheticConfig, rng: np.random.Generator) -> None:
-  """Gives light users more items, never the rarest or most popular ones, so
-  the imbalance factor stays as asked."""
-  eligible = np.flatnonzero((counts > counts.min()) & (counts < counts.max()))
+  """Gives light users more items, never a rarest one and never pushing an
+  item up to the most popular one's count, so the imbalance factor stays
+  exactly as asked."""
+  counts = counts.copy()
+  ceiling = counts.max()
+  eligible = np.flatnonzero((counts > counts.min()) & (counts < ceiling))
   if len(eligible) == 0:
     return
   needy = [u for u in range(config.n_users)
@@ -198,7 +208,11 @@ def _top_up(world: _World, chosen: Dict[int, set], counts: np.ndarray,
     for idx in np.argsort(-keys):
       if len(chosen[user]) >= config.min_user_interactions:
         break
-      chosen[user].add(int(eligible[idx]))
+      item = int(eligible[idx])
+      if item in chosen[user] or counts[item] + 1 >= ceiling:
+        continue
+      chosen[user].add(item)
+      counts[item] += 1
 
 
 def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:

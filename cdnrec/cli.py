@@ -1,0 +1,179 @@
+"""`cdnrec`: the command-line entry point.
+
+  cdnrec run    generate or read data, run the whole pipeline, push a model
+                and answer a sample query with it in a fresh process
+  cdnrec query  ask a pushed model for one user's top items
+"""
+
+from cdnrec import _environment  # noqa: F401  (before anything imports TF)
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+SAMPLE_TOP = 10
+
+
+def _add_size_flags(parser: argparse.ArgumentParser) -> None:
+  from cdnrec.data import synthetic
+  d = synthetic.SyntheticConfig()
+  group = parser.add_argument_group("synthetic data size")
+  group.add_argument("--users", type=int, default=d.n_users)
+  group.add_argument("--items", type=int, default=d.n_items)
+  group.add_argument("--interactions", type=int, default=d.n_interactions)
+  group.add_argument("--imbalance-factor", type=float,
+                     default=d.imbalance_factor)
+  group.add_argument("--data-seed", type=int, default=d.seed)
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="cdnrec", description=__doc__,
+                                   formatter_class=argparse.RawTextHelpFormatter)
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  run = sub.add_parser("run", help="run the whole pipeline locally")
+  run.add_argument("--data", default="synthetic",
+                   choices=["synthetic", "recbole"],
+                   help="synthetic: generated long-tail logs (default); "
+                        "recbole: RecBole atomic files in --data-dir")
+  run.add_argument("--data-dir", help="dataset folder (for --data recbole)")
+  run.add_argument("--output", default="runs/default",
+                   help="folder for data, artifacts, metadata and serving")
+  run.add_argument("--epochs", type=int, default=5)
+  run.add_argument("--batch-size", type=int, default=1024)
+  run.add_argument("--learning-rate", type=float, default=0.001)
+  run.add_argument("--head-fraction", type=float, default=0.2)
+  run.add_argument("--seed", type=int, default=0)
+  run.add_argument("--no-cache", action="store_true",
+                   help="rerun every component even if its inputs are unchanged")
+  run.add_argument("--beam-arg", action="append", default=None,
+                   help="a Beam pipeline arg, repeatable "
+                        "(e.g. --beam-arg=--direct_running_mode=multi_processing)")
+  _add_size_flags(run)
+
+  query = sub.add_parser("query", help="top items for one user")
+  query.add_argument("--model-dir", required=True,
+                     help="a SavedModel or a folder of numbered versions")
+  query.add_argument("--user-id", required=True)
+  query.add_argument("--feature", action="append", default=[],
+                     metavar="NAME=VALUE", help="a user feature, repeatable")
+  query.add_argument("--top", type=int, default=SAMPLE_TOP)
+  query.add_argument("--json", action="store_true", help="print JSON")
+  return parser
+
+
+def _synthetic_data(args) -> str:
+  from cdnrec.data import synthetic
+  config = synthetic.SyntheticConfig(
+      n_users=args.users, n_items=args.items, n_interactions=args.interactions,
+      imbalance_factor=args.imbalance_factor, seed=args.data_seed)
+  config.validate()
+  data_dir = os.path.join(os.path.abspath(args.output), "data",
+                          synthetic.dataset_dir_name(config))
+  if os.path.exists(os.path.join(data_dir, "synthetic.inter")):
+    print(f"[cdnrec] using generated data in {data_dir}")
+  else:
+    print(f"[cdnrec] generating {config}")
+    synthetic.generate(config, data_dir)
+  return data_dir
+
+
+def _sample_user(pipeline_root: str) -> Optional[Dict[str, str]]:
+  """Features of the first user of the newest test split, and the held-out
+  item, for the closing demo query."""
+  import tensorflow as tf
+  from cdnrec import features as F
+  pattern = os.path.join(pipeline_root, "LeaveOneOutExampleGen", "examples",
+                         "*", "Split-test", "*.gz")
+  files = sorted(glob.glob(pattern), key=os.path.getmtime)
+  if not files:
+    return None
+  record = next(iter(tf.data.TFRecordDataset(files[-1:],
+                                             compression_type="GZIP")), None)
+  if record is None:
+    return None
+  example = tf.train.Example.FromString(record.numpy())
+  out = {}
+  for name, feature in example.features.feature.items():
+    if name.startswith("user_") and feature.bytes_list.value:
+      out[name] = " ".join(v.decode() for v in feature.bytes_list.value)
+    elif name.startswith("user_") and feature.float_list.value:
+      out[name] = str(feature.float_list.value[0])
+  out["held_out_item"] = example.features.feature[
+      F.ITEM_ID].bytes_list.value[0].decode()
+  return out
+
+
+def _run(args) -> int:
+  from pipeline import local_runner
+  if args.data == "synthetic":
+    data_dir = _synthetic_data(args)
+  else:
+    if not args.data_dir:
+      print("error: --data recbole needs --data-dir PATH", file=sys.stderr)
+      return 2
+    data_dir = args.data_dir
+  train_config = {"epochs": args.epochs, "batch_size": args.batch_size,
+                  "learning_rate": args.learning_rate, "seed": args.seed}
+  paths = local_runner.run(
+      args.output, data_dir, train_config=train_config,
+      head_fraction=args.head_fraction, seed=args.seed,
+      beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
+
+  from serving import model as serving_model
+  pushed = serving_model.latest_version_dir(paths.serving_model_dir)
+  print(f"[cdnrec] model pushed to {pushed}")
+  user = _sample_user(paths.pipeline_root)
+  if user is None:
+    print("[cdnrec] no test users to query")
+    return 0
+  held_out = user.pop("held_out_item")
+  command = [sys.executable, "-m", "cdnrec.cli", "query", "--model-dir",
+             paths.serving_model_dir, "--user-id", user.pop("user_id")]
+  for name, value in sorted(user.items()):
+    command += ["--feature", f"{name}={value}"]
+  print(f"[cdnrec] sample query in a fresh process (held-out test item: "
+        f"{held_out}):")
+  print("  " + " ".join(command[1:]))
+  return subprocess.call(command)
+
+
+def _query(args) -> int:
+  from serving import model as serving_model
+  features: Dict[str, List] = {"user_id": [args.user_id]}
+  for item in args.feature:
+    name, sep, value = item.partition("=")
+    if not sep:
+      print(f"error: --feature {item!r} must look like NAME=VALUE",
+            file=sys.stderr)
+      return 2
+    features[name] = [value]
+  model = serving_model.RetrievalModel(args.model_dir)
+  specs = model.feature_specs
+  for name, spec in specs.items():
+    if name in features and spec.dtype.is_floating:
+      features[name] = [float(v) for v in features[name]]
+  top = model.query(features)[0][:args.top]
+  if args.json:
+    print(json.dumps({"model": model.path, "user_id": args.user_id,
+                      "items": [{"item_id": i, "score": s} for i, s in top]}))
+  else:
+    print(f"top {len(top)} items for user {args.user_id} from {model.path}:")
+    for rank, (item, score) in enumerate(top, start=1):
+      print(f"  {rank:2d}. {item:<12s} {score:.4f}")
+  return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+  if args.command == "run":
+    return _run(args)
+  return _query(args)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

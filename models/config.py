@@ -1,0 +1,70 @@
+"""Training and export settings, passed to the Trainer as custom_config."""
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Hyperparameters of the retrieval model and its export.
+
+  Attributes:
+    epochs: passes over the train split.
+    batch_size: examples per step; also the number of in-batch negatives.
+    learning_rate: Adam's learning rate.
+    embedding_dim: width of every feature embedding (64 in the paper).
+    tower_layers: hidden and output widths of both towers ([256, 128, 64]).
+    temperature: in-batch softmax logits are divided by it.
+    normalize: L2-normalize tower outputs (cosine scores) when True.
+    dropout: dropout rate after each hidden layer.
+    l2: L2 regularization weight on embeddings and dense kernels.
+    top_k: items the serving signature returns.
+    seed: seeds weights and shuffling.
+    scann_num_leaves: ScaNN tree leaves; None picks sqrt(#items).
+    scann_leaves_to_search: None picks a fifth of the leaves.
+    scann_reordering: exact re-scoring candidates; None picks max(4k, 100).
+  """
+  epochs: int = 5
+  batch_size: int = 1024
+  learning_rate: float = 0.001
+  embedding_dim: int = 64
+  tower_layers: Tuple[int, ...] = (256, 128, 64)
+  temperature: float = 0.05
+  normalize: bool = True
+  dropout: float = 0.0
+  l2: float = 0.0
+  top_k: int = 50
+  seed: int = 0
+  scann_num_leaves: Optional[int] = None
+  scann_leaves_to_search: Optional[int] = None
+  scann_reordering: Optional[int] = None
+
+  @classmethod
+  def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+      raise ValueError(f"unknown training settings {unknown}; allowed: "
+                       f"{sorted(known)}")
+    if "tower_layers" in values:
+      values["tower_layers"] = tuple(int(v) for v in values["tower_layers"])
+    config = cls(**values)
+    config.validate()
+    return config
+
+  def validate(self) -> None:
+    for name in ("epochs", "batch_size", "embedding_dim", "top_k"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if not self.tower_layers:
+      raise ValueError("tower_layers must name at least one layer")
+    if self.temperature <= 0:
+      raise ValueError(f"temperature must be > 0, got {self.temperature}")
+    if not 0 <= self.dropout < 1:
+      raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+  def to_dict(self) -> Dict[str, Any]:
+    d = dataclasses.asdict(self)
+    d["tower_layers"] = list(self.tower_layers)
+    return d

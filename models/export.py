@@ -1,0 +1,147 @@
+"""Exports the serving SavedModel: the user tower plus a top-K item index.
+
+Signatures (the first two return `item_ids` [batch, k] and `scores`
+[batch, k]):
+  serving_default: `examples`, serialized tf.Examples carrying user features.
+  serve_features: one string/float tensor per user feature (token lists as
+    space-separated strings), for JSON clients.
+  embed_users: the same inputs as serve_features; returns the user
+    embeddings, for exact re-ranking and debugging.
+
+Beside the SavedModel, `write_item_embeddings` keeps every item's embedding
+(`item_ids.txt`, `item_embeddings.npy`) for exact full-corpus evaluation.
+"""
+
+import math
+import os
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from cdnrec import features as F
+from models import inputs
+
+# The ScaNN ops live in the "Scann" namespace, which SavedModel refuses to
+# write unless allowed.
+SCANN_SAVE_OPTIONS = tf.saved_model.SaveOptions(namespace_whitelist=["Scann"])
+
+
+def scann_params(n_items: int, k: int, num_leaves: Optional[int] = None,
+                 leaves_to_search: Optional[int] = None,
+                 reordering: Optional[int] = None) -> Dict[str, int]:
+  """Index settings that grow with the corpus: sqrt(n) leaves, a fifth of
+  them searched, exact re-scoring of max(4k, 100) candidates."""
+  leaves = num_leaves or max(2, min(int(math.sqrt(n_items)), 2000))
+  leaves = min(leaves, n_items)
+  search = leaves_to_search or max(1, math.ceil(leaves / 5))
+  reorder = reordering or max(4 * k, 100)
+  return {"num_leaves": leaves, "num_leaves_to_search": min(search, leaves),
+          "num_reordering_candidates": min(reorder, n_items)}
+
+
+def build_scann_index(item_ids: np.ndarray, item_embeddings: np.ndarray,
+                      k: int, **overrides) -> tfrs.layers.factorized_top_k.ScaNN:
+  params = scann_params(len(item_ids), k, **overrides)
+  index = tfrs.layers.factorized_top_k.ScaNN(k=k, **params)
+  index.index(tf.constant(item_embeddings, tf.float32),
+              tf.constant(item_ids, tf.string))
+  return index
+
+
+def _feature_signature(user_features: Sequence[F.Feature]):
+  spec = {F.USER_ID: tf.TensorSpec([None], tf.string, name=F.USER_ID)}
+  for f in user_features:
+    dtype = tf.float32 if f.kind == F.Kind.NUMERIC else tf.string
+    spec[f.name] = tf.TensorSpec([None], dtype, name=f.name)
+  return spec
+
+
+class RetrievalModule(tf.Module):
+  """What the SavedModel holds: the user tower and the item index."""
+
+  def __init__(self, user_model: tf.keras.Model, index: tf.keras.layers.Layer,
+               user_features: Sequence[F.Feature],
+               numeric_means: Dict[str, float], k: int):
+    super().__init__()
+    self.user_model = user_model
+    self.index = index
+    self._k = k
+    self._user_features = list(user_features)
+    self._spec = inputs.parse_spec(user_features, numeric_means,
+                                   with_ids=[F.USER_ID])
+    self.serve_examples = tf.function(
+        self._serve_examples,
+        input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    self.serve_features = tf.function(
+        self._serve_features,
+        input_signature=[_feature_signature(self._user_features)])
+    self.embed_users = tf.function(
+        self._embed_users,
+        input_signature=[_feature_signature(self._user_features)])
+
+  def _top_k(self, features) -> Dict[str, tf.Tensor]:
+    scores, ids = self.index(self.user_model(features), k=self._k)
+    return {"item_ids": ids, "scores": scores}
+
+  def _serve_examples(self, examples):
+    return self._top_k(tf.io.parse_example(examples, self._spec))
+
+  def _split_lists(self, features):
+    features = dict(features)
+    for f in self._user_features:
+      if f.kind == F.Kind.CATEGORICAL_LIST:
+        features[f.name] = tf.strings.split(features[f.name])
+    return features
+
+  def _serve_features(self, features):
+    return self._top_k(self._split_lists(features))
+
+  def _embed_users(self, features):
+    return {"embeddings": self.user_model(self._split_lists(features))}
+
+
+def save(module: RetrievalModule, export_dir: str) -> None:
+  tf.saved_model.save(
+      module, export_dir,
+      signatures={"serving_default": module.serve_examples,
+                  "serve_features": module.serve_features,
+                  "embed_users": module.embed_users},
+      options=SCANN_SAVE_OPTIONS)
+
+
+def item_embeddings(item_model: tf.keras.Model, catalog_patterns,
+                    feature_config: F.FeatureConfig, numeric_means):
+  """(item ids, embeddings) of every catalog item."""
+  spec = inputs.parse_spec(feature_config.item_features, numeric_means,
+                           with_ids=[F.ITEM_ID])
+  ids, vectors = [], []
+  for batch in inputs.examples_dataset(catalog_patterns, spec, 4096):
+    ids.append(batch[F.ITEM_ID].numpy())
+    vectors.append(item_model(batch, training=False).numpy())
+  return np.concatenate(ids), np.concatenate(vectors)
+
+
+ITEM_IDS_FILE = "item_ids.txt"
+ITEM_EMBEDDINGS_FILE = "item_embeddings.npy"
+
+
+def write_item_embeddings(directory: str, ids: np.ndarray,
+                          vectors: np.ndarray) -> None:
+  os.makedirs(directory, exist_ok=True)
+  with open(os.path.join(directory, ITEM_IDS_FILE), "w") as f:
+    f.writelines(i.decode() + "\n" for i in ids)
+  np.save(os.path.join(directory, ITEM_EMBEDDINGS_FILE), vectors)
+
+
+def read_item_embeddings(directory: str):
+  with open(os.path.join(directory, ITEM_IDS_FILE)) as f:
+    ids = np.array([line.rstrip("\n") for line in f])
+  return ids, np.load(os.path.join(directory, ITEM_EMBEDDINGS_FILE))
+
+
+def embeddings_dir(serving_model_dir: str) -> str:
+  """Format-Embeddings beside the Trainer's Format-Serving folder."""
+  return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")),
+                      "Format-Embeddings")

@@ -1,0 +1,61 @@
+"""Runs the pipeline on the embedded default: LocalDagRunner, SQLite
+metadata, Beam's DirectRunner."""
+
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+from tfx import v1 as tfx
+
+from pipeline import configs
+from pipeline import pipeline as pipeline_lib
+from pipeline import progress
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalPaths:
+  """Where a local run keeps everything, under one output folder."""
+  output_dir: str
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_dir, "pipeline")
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_dir, "metadata.sqlite")
+
+  @property
+  def serving_model_dir(self) -> str:
+    return os.path.join(self.output_dir, "serving", configs.PIPELINE_NAME)
+
+
+def run(output_dir: str, data_dir: str,
+        train_config: Optional[Dict[str, Any]] = None,
+        head_fraction: float = configs.HEAD_FRACTION, seed: int = configs.SEED,
+        beam_pipeline_args: Optional[List[str]] = None,
+        enable_cache: bool = True) -> LocalPaths:
+  paths = LocalPaths(os.path.abspath(output_dir))
+  os.makedirs(paths.output_dir, exist_ok=True)
+  pipeline = pipeline_lib.create_pipeline(
+      pipeline_name=configs.PIPELINE_NAME,
+      pipeline_root=paths.pipeline_root,
+      data_dir=os.path.abspath(data_dir),
+      serving_model_dir=paths.serving_model_dir,
+      run_fn=configs.RUN_FN,
+      train_config=train_config,
+      head_fraction=head_fraction,
+      seed=seed,
+      beam_pipeline_args=beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
+      metadata_connection_config=(
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              paths.metadata_path)),
+      enable_cache=enable_cache)
+  with progress.component_progress():
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  return paths
+
+
+if __name__ == "__main__":
+  import sys
+  run(sys.argv[1], sys.argv[2])

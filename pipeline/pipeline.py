@@ -1,0 +1,83 @@
+"""The CDN retrieval pipeline as one pure function.
+
+ExampleGen (leave-one-out) -> StatisticsGen -> SchemaGen -> ExampleValidator
+                           -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
+                           -> CdnTrainer -> Pusher
+No paths or orchestrator are hard-coded: runners pass them in.
+"""
+
+from typing import Any, Dict, List, Optional
+
+from tfx import v1 as tfx
+from ml_metadata.proto import metadata_store_pb2
+
+from components.example_gen import LeaveOneOutExampleGen
+from components.item_stats import ItemStatsGen
+from components.trainer import CdnTrainer
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_dir: str,
+    serving_model_dir: str,
+    run_fn: str,
+    train_config: Optional[Dict[str, Any]] = None,
+    head_fraction: float = 0.2,
+    seed: int = 0,
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_connection_config: Optional[
+        metadata_store_pb2.ConnectionConfig] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds the pipeline.
+
+  Args:
+    pipeline_name: name in ML Metadata.
+    pipeline_root: where artifacts are written.
+    data_dir: a RecBole atomic dataset folder.
+    serving_model_dir: the Pusher writes `<serving_model_dir>/<version>/`.
+    run_fn: dotted path of the Trainer's run_fn.
+    train_config: models.config.TrainConfig fields.
+    head_fraction: share of items that are head.
+    seed: seeds splits without timestamps and the Ω_r down-sampling.
+    beam_pipeline_args: passed to every Beam-based component.
+    metadata_connection_config: ML Metadata store; None lets the runner
+      decide (Kubeflow/Vertex provide their own).
+    enable_cache: reuse outputs of unchanged components.
+  """
+  example_gen = LeaveOneOutExampleGen(data_dir=data_dir, seed=seed)
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs["examples"])
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs["statistics"],
+      infer_feature_shape=False)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs["statistics"],
+      schema=schema_gen.outputs["schema"])
+  item_stats = ItemStatsGen(
+      examples=example_gen.outputs["examples"],
+      item_catalog=example_gen.outputs["item_catalog"],
+      head_fraction=head_fraction, seed=seed)
+  trainer = CdnTrainer(
+      examples=example_gen.outputs["examples"],
+      schema=schema_gen.outputs["schema"],
+      item_catalog=example_gen.outputs["item_catalog"],
+      item_stats=item_stats.outputs["item_stats"],
+      rebalanced_examples=item_stats.outputs["rebalanced_examples"],
+      run_fn=run_fn,
+      custom_config=train_config or {})
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs["model"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=serving_model_dir)))
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen, example_validator,
+                  item_stats, trainer, pusher],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args)

@@ -1,0 +1,71 @@
+"""Loads a pushed retrieval SavedModel and answers queries with it."""
+
+import os
+from typing import Dict, List, Sequence, Tuple
+
+import tensorflow as tf
+
+
+def _register_scann_ops() -> None:
+  try:
+    from scann.scann_ops.py import scann_ops  # noqa: F401  (registers ops)
+  except ImportError as e:
+    raise ImportError("Loading a ScaNN index needs the ScaNN ops: "
+                      "pip install scann==1.3.2") from e
+
+
+def latest_version_dir(model_dir: str) -> str:
+  """model_dir itself if it is a SavedModel, else its highest numeric
+  version subfolder (TF Serving's layout)."""
+  if tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
+    return model_dir
+  if not tf.io.gfile.isdir(model_dir):
+    raise FileNotFoundError(f"{model_dir}: no such model directory")
+  versions = [d.rstrip("/") for d in tf.io.gfile.listdir(model_dir)
+              if d.rstrip("/").isdigit()]
+  if not versions:
+    raise FileNotFoundError(
+        f"{model_dir}: no SavedModel and no numeric version folders")
+  return os.path.join(model_dir, max(versions, key=int))
+
+
+class RetrievalModel:
+  """A loaded retrieval SavedModel."""
+
+  def __init__(self, model_dir: str):
+    _register_scann_ops()
+    self.path = latest_version_dir(model_dir)
+    self._loaded = tf.saved_model.load(self.path)
+    self._by_features = self._loaded.signatures["serve_features"]
+    self._by_examples = self._loaded.signatures["serving_default"]
+
+  @property
+  def feature_specs(self) -> Dict[str, tf.TensorSpec]:
+    return dict(self._by_features.structured_input_signature[1])
+
+  def query(self, features: Dict[str, Sequence]) -> List[List[Tuple[str, float]]]:
+    """Top items per user. features: name -> one value per user; missing
+    features are sent empty (their OOV bucket)."""
+    specs = self.feature_specs
+    unknown = sorted(set(features) - set(specs))
+    if unknown:
+      raise ValueError(f"unknown features {unknown}; the model takes "
+                       f"{sorted(specs)}")
+    n = len(next(iter(features.values())))
+    tensors = {}
+    for name, spec in specs.items():
+      default = 0.0 if spec.dtype == tf.float32 else ""
+      tensors[name] = tf.constant(features.get(name, [default] * n),
+                                  dtype=spec.dtype)
+    return self._decode(self._by_features(**tensors))
+
+  def query_examples(self, serialized: Sequence[bytes]):
+    return self._decode(self._by_examples(
+        examples=tf.constant(list(serialized), tf.string)))
+
+  @staticmethod
+  def _decode(outputs) -> List[List[Tuple[str, float]]]:
+    ids = outputs["item_ids"].numpy()
+    scores = outputs["scores"].numpy()
+    return [[(i.decode(), float(s)) for i, s in zip(row_ids, row_scores)]
+            for row_ids, row_scores in zip(ids, scores)]

@@ -1,0 +1,127 @@
+"""LeaveOneOutExampleGen's executor on hand-written atomic files."""
+
+import glob
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from cdnrec.data import atomic
+from components import artifacts
+from components import example_io
+from components.example_gen import executor
+
+INTER = """user_id:token\titem_id:token\trating:float\ttimestamp:float
+u1\tm1\t5\t100
+u1\tm2\t3\t200
+u2\tm2\t4\t150
+u1\tm3\t4\t300
+u1\tm4\t2\t300
+u2\tm1\t1\t50
+u2\tm3\t5\t400
+u1\tm2\t5\t250
+u3\tm1\t4\t10
+"""
+ITEM = """item_id:token\tgenres:token_seq\tyear:float
+m1\tdrama comedy\t1990
+m2\tdrama\t
+m3\thorror\t2001
+m4\t\t1977
+m5\twestern\t1960
+"""
+USER = """user_id:token\tage:token
+u1\t25
+u2\t31
+u3\t40
+"""
+
+
+def _write(directory, name="toy", inter=INTER, item=ITEM, user=USER):
+  os.makedirs(directory, exist_ok=True)
+  for ext, text in (("inter", inter), ("item", item), ("user", user)):
+    if text is not None:
+      with open(os.path.join(directory, f"{name}.{ext}"), "w") as f:
+        f.write(text)
+  return directory
+
+
+def _run(tmp_path, data_dir):
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / "examples")
+  catalog = artifacts.ItemCatalog()
+  catalog.uri = str(tmp_path / "catalog")
+  os.makedirs(catalog.uri, exist_ok=True)
+  executor.Executor().Do({}, {"examples": [examples],
+                              "item_catalog": [catalog]},
+                         {"data_dir": data_dir, "seed": 0})
+  return examples, catalog
+
+
+def _read(pattern):
+  out = []
+  for record in tf.data.TFRecordDataset(glob.glob(pattern),
+                                        compression_type="GZIP"):
+    f = tf.train.Example.FromString(record.numpy()).features.feature
+    out.append({k: (list(v.bytes_list.value) or list(v.int64_list.value) or
+                    list(v.float_list.value)) for k, v in f.items()})
+  return out
+
+
+def _pairs(rows):
+  return sorted((r["user_id"][0].decode(), r["item_id"][0].decode())
+                for r in rows)
+
+
+def test_leave_one_out_splits_and_features(tmp_path):
+  examples, catalog = _run(tmp_path, _write(str(tmp_path / "data")))
+  train = _read(example_io.split_pattern(examples.uri, "train"))
+  evals = _read(example_io.split_pattern(examples.uri, "eval"))
+  test = _read(example_io.split_pattern(examples.uri, "test"))
+  # u1: m1@100, m2@250 (the duplicate at 200 is dropped, the latest kept),
+  # m3@300, m4@300. m3 and m4 tie at 300; m3 appears first in the log
+  # (line 5 < 6), so it sorts first and m4 is the test item.
+  # u2: m1@50, m2@150, m3@400. u3 has one interaction: train only.
+  assert _pairs(train) == [("u1", "m1"), ("u1", "m2"), ("u2", "m1"),
+                           ("u3", "m1")]
+  assert _pairs(evals) == [("u1", "m3"), ("u2", "m2")]
+  assert _pairs(test) == [("u1", "m4"), ("u2", "m3")]
+
+  u1_m2 = next(r for r in train if r["user_id"] == [b"u1"] and
+               r["item_id"] == [b"m2"])
+  assert u1_m2["timestamp"] == [250]
+  assert u1_m2["user_age"] == [b"25"]
+  assert u1_m2["item_genres"] == [b"drama"]
+  assert "item_year" not in u1_m2  # empty float cell: left out
+  # First appearance in the log: m1 line 2 -> 0, m2 -> 1, m3 -> 2, m4 -> 3.
+  assert u1_m2["item_index"] == [1]
+
+  items = _read(os.path.join(catalog.uri, artifacts.CATALOG_FILE))
+  # m5 is never rated: it still is in the catalog, indexed after the rest.
+  assert [(r["item_id"][0], r["item_index"][0]) for r in items] == [
+      (b"m1", 0), (b"m2", 1), (b"m3", 2), (b"m4", 3), (b"m5", 4)]
+  assert examples.split_names == '["train", "eval", "test"]'
+  assert os.path.exists(os.path.join(catalog.uri, artifacts.FEATURES_FILE))
+
+
+def test_unknown_item_is_named_with_its_line(tmp_path):
+  data = _write(str(tmp_path / "data"),
+                inter=INTER + "u3\tm9\t4\t20\n")
+  with pytest.raises(Exception, match=r"toy\.inter, line 11, field "
+                     r"'item_id': item 'm9' is not in .*toy\.item"):
+    _run(tmp_path, data)
+
+
+def test_malformed_row_is_named_with_its_line(tmp_path):
+  data = _write(str(tmp_path / "data"),
+                inter=INTER + "u3\tm2\tfive\t20\n")
+  with pytest.raises(Exception, match=r"line 11, field 'rating': expected "
+                     r"float, got 'five'"):
+    _run(tmp_path, data)
+
+
+def test_bad_header_is_refused_before_any_work(tmp_path):
+  data = _write(str(tmp_path / "data"),
+                inter="user_id,item_id\nu1,m1\n")
+  with pytest.raises(atomic.DataFormatError, match="tab-separated"):
+    _run(tmp_path, data)

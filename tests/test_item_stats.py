@@ -1,0 +1,108 @@
+"""ItemStatsGen's executor on a train split whose statistics are derived by
+hand in the comments."""
+
+import glob
+import hashlib
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from components import artifacts
+from components import example_io
+from components.item_stats import executor
+
+# Train frequencies: a:6, b:3, c:3, d:2, e:1, f:0 (f is only in the catalog).
+FREQUENCIES = {"a": 6, "b": 3, "c": 3, "d": 2, "e": 1, "f": 0}
+INDEX = {item: i for i, item in enumerate("abcdef")}
+
+
+def _write_inputs(root):
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(root, "examples")
+  catalog = artifacts.ItemCatalog()
+  catalog.uri = os.path.join(root, "catalog")
+  split = example_io.split_dir(examples.uri, "train")
+  os.makedirs(split)
+  os.makedirs(catalog.uri)
+  options = tf.io.TFRecordOptions(compression_type="GZIP")
+  with tf.io.TFRecordWriter(os.path.join(split, "data_tfrecord-0.gz"),
+                            options) as w:
+    for item, count in FREQUENCIES.items():
+      for u in range(count):
+        w.write(example_io.interaction_example(f"u{u}", item, 1.0 + u,
+                                               INDEX[item], {}, {}))
+  with tf.io.TFRecordWriter(os.path.join(catalog.uri, artifacts.CATALOG_FILE),
+                            options) as w:
+    for item in "abcdef":
+      w.write(example_io.catalog_example(item, INDEX[item], {}))
+  return examples, catalog
+
+
+def _run(tmp_path, head_fraction=0.34, seed=0):
+  examples, catalog = _write_inputs(str(tmp_path / "in"))
+  stats = artifacts.ItemStats()
+  stats.uri = str(tmp_path / "stats")
+  rebalanced = standard_artifacts.Examples()
+  rebalanced.uri = str(tmp_path / "rebalanced")
+  executor.Executor().Do(
+      {"examples": [examples], "item_catalog": [catalog]},
+      {"item_stats": [stats], "rebalanced_examples": [rebalanced]},
+      {"head_fraction": head_fraction, "seed": seed})
+  omega_r = []
+  for record in tf.data.TFRecordDataset(
+      glob.glob(example_io.split_pattern(rebalanced.uri, "train")),
+      compression_type="GZIP"):
+    item, _, user = example_io.read_id_and_index(record.numpy())
+    omega_r.append((item, user))
+  return stats, rebalanced, omega_r
+
+
+def test_frequencies_head_tail_and_imbalance(tmp_path):
+  stats, rebalanced, _ = _run(tmp_path)
+  rows = executor.load_item_rows(stats.uri)
+  assert [(r.item_id, r.frequency) for r in rows] == list(FREQUENCIES.items())
+  # 6 items * 0.34 = 2.04 -> 2 head items: a (6), then b and c tie at 3 and
+  # b has the lower item index.
+  assert [r.item_id for r in rows if r.is_head] == ["a", "b"]
+  summary = executor.load_summary(stats.uri)
+  assert summary.n_items == 6 and summary.n_items_in_train == 5
+  assert (summary.n_head, summary.n_tail) == (2, 4)
+  assert summary.imbalance_factor == 6.0  # 6 / 1, f (0) is not counted
+  assert summary.n_train_interactions == 15
+  assert (summary.head_interactions, summary.tail_interactions) == (9, 6)
+  assert stats.get_float_custom_property("imbalance_factor") == 6.0
+  assert rebalanced.split_names == '["train"]'
+
+
+def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(tmp_path):
+  stats, _, omega_r = _run(tmp_path)
+  counts = {item: sum(1 for i, _ in omega_r if i == item) for item in "abcde"}
+  # The most popular tail item, c, has 3: a is cut from 6 to 3, b already
+  # has 3, tail items keep all.
+  assert counts == {"a": 3, "b": 3, "c": 3, "d": 2, "e": 1}
+  assert executor.load_summary(stats.uri).rebalanced_size == 12
+  assert executor.load_summary(stats.uri).rebalance_cap == 3
+  # Which 3 of a's users: the smallest sha256("seed|user|item") digests.
+  digest = lambda u: hashlib.sha256(f"0|{u}|a".encode()).digest()
+  expected = sorted((f"u{u}" for u in range(6)), key=digest)[:3]
+  assert sorted(u for i, u in omega_r if i == "a") == sorted(expected)
+
+
+def test_omega_r_sample_depends_on_seed(tmp_path):
+  a_users = []
+  for seed in (0, 1, 2):
+    _, _, omega_r = _run(tmp_path / f"s{seed}", seed=seed)
+    a_users.append(sorted(u for i, u in omega_r if i == "a"))
+  assert len({tuple(u) for u in a_users}) > 1
+
+
+def test_bad_head_fraction_is_refused():
+  from components.item_stats import ItemStatsGen
+  from tfx.types import channel
+  with pytest.raises(ValueError, match="head_fraction must be in"):
+    ItemStatsGen(examples=channel.Channel(type=standard_artifacts.Examples),
+                 item_catalog=channel.Channel(type=artifacts.ItemCatalog),
+                 head_fraction=1.5)
