@@ -31,11 +31,16 @@ SCANN_SAVE_OPTIONS = tf.saved_model.SaveOptions(namespace_whitelist=["Scann"])
 def scann_params(n_items: int, k: int, num_leaves: Optional[int] = None,
                  leaves_to_search: Optional[int] = None,
                  reordering: Optional[int] = None) -> Dict[str, int]:
-  """Index settings that grow with the corpus: sqrt(n) leaves, a fifth of
-  them searched, exact re-scoring of max(4k, 100) candidates."""
+  """Index settings that grow with the corpus.
+
+  sqrt(n) leaves; enough of them searched to see at least 20k items (and at
+  least a tenth of the leaves), so small corpora are searched whole; exact
+  re-scoring of max(4k, 100) candidates.
+  """
   leaves = num_leaves or max(2, min(int(math.sqrt(n_items)), 2000))
   leaves = min(leaves, n_items)
-  search = leaves_to_search or max(1, math.ceil(leaves / 5))
+  search = leaves_to_search or max(math.ceil(leaves / 10),
+                                   math.ceil(20 * k * leaves / n_items))
   reorder = reordering or max(4 * k, 100)
   return {"num_leaves": leaves, "num_leaves_to_search": min(search, leaves),
           "num_reordering_candidates": min(reorder, n_items)}
@@ -100,6 +105,16 @@ class RetrievalModule(tf.Module):
 
   def _embed_users(self, features):
     return {"embeddings": self.user_model(self._split_lists(features))}
+
+
+def index_recall(index, query_vectors: np.ndarray, item_ids: np.ndarray,
+                 item_vectors: np.ndarray, k: int) -> float:
+  """Share of the exact top-k items (brute force) the index also returns."""
+  exact = item_ids[np.argsort(-(query_vectors @ item_vectors.T), axis=1)[:, :k]]
+  _, found = index(tf.constant(query_vectors, tf.float32), k=k)
+  found = found.numpy().astype(str)
+  hits = sum(len(set(e) & set(f)) for e, f in zip(exact.astype(str), found))
+  return hits / float(exact.size)
 
 
 def save(module: RetrievalModule, export_dir: str) -> None:

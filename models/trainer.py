@@ -7,9 +7,9 @@ ScaNN index over every catalog item.
 """
 
 import json
+import logging
 import os
 
-from absl import logging
 import tensorflow as tf
 
 from cdnrec import features as F
@@ -21,6 +21,8 @@ from models import inputs
 from models import towers
 from models import two_tower
 
+_log = logging.getLogger("cdnrec.trainer")
+
 # Keys the CdnTrainer executor adds to custom_config.
 ITEM_CATALOG_URI = "item_catalog_uri"
 ITEM_STATS_URI = "item_stats_uri"
@@ -30,6 +32,15 @@ _ARTIFACT_KEYS = (ITEM_CATALOG_URI, ITEM_STATS_URI, REBALANCED_URI)
 
 def _numeric_means(vocab: inputs.Vocabularies):
   return {name: mean for name, (mean, _) in vocab.numeric.items()}
+
+
+def _index_recall(index, user_model, eval_files, spec, item_ids, item_vectors,
+                  k: int, max_queries: int = 1000) -> float:
+  """ScaNN's recall@k against exact search, over eval users' embeddings."""
+  batch = next(iter(inputs.examples_dataset(eval_files, spec, max_queries)))
+  queries = user_model(batch, training=False).numpy()
+  return export.index_recall(index, queries, item_ids.astype(str),
+                             item_vectors, k)
 
 
 def run_fn(fn_args) -> None:
@@ -51,7 +62,10 @@ def run_fn(fn_args) -> None:
   means = _numeric_means(vocab)
   if uris[ITEM_STATS_URI]:
     summary = item_stats_executor.load_summary(uris[ITEM_STATS_URI])
-    logging.info("Item stats: %s", summary)
+    _log.info("item stats: %d items (%d head, %d tail), imbalance factor "
+              "%.1f, |Ω_r| = %d", summary.n_items, summary.n_head,
+              summary.n_tail, summary.imbalance_factor,
+              summary.rebalanced_size)
 
   user_model = towers.user_tower(config, feature_config, vocab)
   item_model = towers.item_tower(config, feature_config, vocab)
@@ -75,6 +89,9 @@ def run_fn(fn_args) -> None:
       item_ids, item_vectors, k, num_leaves=config.scann_num_leaves,
       leaves_to_search=config.scann_leaves_to_search,
       reordering=config.scann_reordering)
+  recall = _index_recall(index, user_model, fn_args.eval_files, spec,
+                         item_ids, item_vectors, k)
+  _log.info("ScaNN recall@%d against brute force: %.4f", k, recall)
   module = export.RetrievalModule(user_model, index,
                                   feature_config.user_features, means, k)
   export.save(module, fn_args.serving_model_dir)
@@ -84,5 +101,6 @@ def run_fn(fn_args) -> None:
   os.makedirs(fn_args.model_run_dir, exist_ok=True)
   with open(os.path.join(fn_args.model_run_dir, "training.json"), "w") as f:
     json.dump({"config": config.to_dict(),
+               f"index_recall_at_{k}": recall,
                "history": {k: [float(v) for v in vs]
                            for k, vs in history.history.items()}}, f, indent=2)

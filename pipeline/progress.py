@@ -71,12 +71,21 @@ def component_progress(stream: TextIO = sys.stdout) -> Iterator[None]:
     handler.setLevel(max(handler.level, logging.WARNING))
     handler.addFilter(noise)
   progress = ComponentProgress(stream)
+  # The project's own loggers ("cdnrec.*") report at INFO.
+  ours = logging.getLogger("cdnrec")
+  our_handler = logging.StreamHandler(stream)
+  our_handler.setFormatter(logging.Formatter("[cdnrec]   %(message)s"))
+  ours.addHandler(our_handler)
+  previous_ours = ours.level
+  ours.setLevel(logging.INFO)
   absl_logging.set_verbosity(absl_logging.INFO)
   absl_logger.addHandler(progress)
   try:
     yield
   finally:
     absl_logger.removeHandler(progress)
+    ours.removeHandler(our_handler)
+    ours.setLevel(previous_ours)
     absl_logger.setLevel(previous_level)
     for handler, level in quiet:
       handler.setLevel(level)
