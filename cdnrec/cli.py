@@ -43,10 +43,17 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--data-dir", help="dataset folder (for --data recbole)")
   run.add_argument("--output", default="runs/default",
                    help="folder for data, artifacts, metadata and serving")
+  run.add_argument("--model", default="two_tower", choices=["cdn", "two_tower"],
+                   help="retrieval model the Trainer trains")
   run.add_argument("--epochs", type=int, default=5)
   run.add_argument("--batch-size", type=int, default=1024)
   run.add_argument("--learning-rate", type=float, default=0.001)
+  run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other training setting of models/config.py, "
+                        "repeatable (e.g. --set gamma=5 --set temperature=0.1)")
   run.add_argument("--head-fraction", type=float, default=0.2)
+  run.add_argument("--top-k", type=int, default=50,
+                   help="K of the evaluation's HR@K / NDCG@K")
   run.add_argument("--seed", type=int, default=0)
   run.add_argument("--no-cache", action="store_true",
                    help="rerun every component even if its inputs are unchanged")
@@ -108,6 +115,14 @@ def _sample_user(pipeline_root: str) -> Optional[Dict[str, str]]:
   return out
 
 
+def _parse_value(text: str):
+  """'3' -> 3, '0.5' -> 0.5, '[256,64]' -> [256, 64], else the string."""
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError:
+    return text
+
+
 def _run(args) -> int:
   from pipeline import local_runner
   if args.data == "synthetic":
@@ -117,11 +132,18 @@ def _run(args) -> int:
       print("error: --data recbole needs --data-dir PATH", file=sys.stderr)
       return 2
     data_dir = args.data_dir
-  train_config = {"epochs": args.epochs, "batch_size": args.batch_size,
+  train_config = {"model": args.model, "epochs": args.epochs,
+                  "batch_size": args.batch_size,
                   "learning_rate": args.learning_rate, "seed": args.seed}
+  for item in args.set:
+    name, sep, value = item.partition("=")
+    if not sep:
+      print(f"error: --set {item!r} must look like NAME=VALUE", file=sys.stderr)
+      return 2
+    train_config[name] = _parse_value(value)
   paths = local_runner.run(
       args.output, data_dir, train_config=train_config,
-      head_fraction=args.head_fraction, seed=args.seed,
+      head_fraction=args.head_fraction, top_k=args.top_k, seed=args.seed,
       beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
 
   from serving import model as serving_model

@@ -25,3 +25,14 @@ class ItemStats(artifact.Artifact):
   per catalog item) and `summary.json`.
   """
   TYPE_NAME = "CdnItemStats"
+
+
+METRICS_FILE = "metrics.json"
+
+
+class RetrievalMetrics(artifact.Artifact):
+  """HR@K and NDCG@K on the overall, head and tail test slices.
+
+  File: `metrics.json`.
+  """
+  TYPE_NAME = "CdnRetrievalMetrics"

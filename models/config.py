@@ -9,6 +9,7 @@ class TrainConfig:
   """Hyperparameters of the retrieval model and its export.
 
   Attributes:
+    model: "cdn" (the Cross Decoupling Network) or "two_tower".
     epochs: passes over the train split.
     batch_size: examples per step; also the number of in-batch negatives.
     learning_rate: Adam's learning rate.
@@ -23,7 +24,14 @@ class TrainConfig:
     scann_num_leaves: ScaNN tree leaves; None picks sqrt(#items).
     scann_leaves_to_search: None picks a fifth of the leaves.
     scann_reordering: exact re-scoring candidates; None picks max(4k, 100).
+    num_memorization_experts: CDN item experts over the item id (n1).
+    num_generalization_experts: CDN item experts over item content (n2).
+    expert_units: width of each single-layer expert.
+    gamma: the γ-adapter's regularizer rate, > 1.
+    alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
+    cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
   """
+  model: str = "two_tower"
   epochs: int = 5
   batch_size: int = 1024
   learning_rate: float = 0.001
@@ -38,6 +46,12 @@ class TrainConfig:
   scann_num_leaves: Optional[int] = None
   scann_leaves_to_search: Optional[int] = None
   scann_reordering: Optional[int] = None
+  num_memorization_experts: int = 1
+  num_generalization_experts: int = 1
+  expert_units: int = 64
+  gamma: float = 3.0
+  alpha_unit: str = "epoch"
+  cdn_loss: str = "joint"
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
@@ -53,7 +67,20 @@ class TrainConfig:
     config.validate()
     return config
 
+  MODELS = ("cdn", "two_tower")
+
   def validate(self) -> None:
+    if self.model not in self.MODELS:
+      raise ValueError(f"model must be one of {list(self.MODELS)}, got "
+                       f"{self.model!r}")
+    if self.gamma <= 1:
+      raise ValueError(f"gamma must be > 1, got {self.gamma}")
+    if self.alpha_unit not in ("epoch", "step"):
+      raise ValueError(f"alpha_unit must be 'epoch' or 'step', got "
+                       f"{self.alpha_unit!r}")
+    if self.cdn_loss not in ("joint", "separate"):
+      raise ValueError(f"cdn_loss must be 'joint' or 'separate', got "
+                       f"{self.cdn_loss!r}")
     for name in ("epochs", "batch_size", "embedding_dim", "top_k"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -7,6 +7,8 @@ Signatures (the first two return `item_ids` [batch, k] and `scores`
     space-separated strings), for JSON clients.
   embed_users: the same inputs as serve_features; returns the user
     embeddings, for exact re-ranking and debugging.
+  embed_examples: `examples` as serving_default; returns the embeddings
+    (the evaluator ranks the full corpus with them).
 
 Beside the SavedModel, `write_item_embeddings` keeps every item's embedding
 (`item_ids.txt`, `item_embeddings.npy`) for exact full-corpus evaluation.
@@ -82,6 +84,9 @@ class RetrievalModule(tf.Module):
     self.serve_features = tf.function(
         self._serve_features,
         input_signature=[_feature_signature(self._user_features)])
+    self.embed_examples = tf.function(
+        self._embed_examples,
+        input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     self.embed_users = tf.function(
         self._embed_users,
         input_signature=[_feature_signature(self._user_features)])
@@ -103,6 +108,10 @@ class RetrievalModule(tf.Module):
   def _serve_features(self, features):
     return self._top_k(self._split_lists(features))
 
+  def _embed_examples(self, examples):
+    return {"embeddings": self.user_model(
+        tf.io.parse_example(examples, self._spec))}
+
   def _embed_users(self, features):
     return {"embeddings": self.user_model(self._split_lists(features))}
 
@@ -122,7 +131,8 @@ def save(module: RetrievalModule, export_dir: str) -> None:
       module, export_dir,
       signatures={"serving_default": module.serve_examples,
                   "serve_features": module.serve_features,
-                  "embed_users": module.embed_users},
+                  "embed_users": module.embed_users,
+                  "embed_examples": module.embed_examples},
       options=SCANN_SAVE_OPTIONS)
 
 

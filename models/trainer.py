@@ -14,12 +14,13 @@ import tensorflow as tf
 
 from cdnrec import features as F
 from components import artifacts
+from components import example_io
 from components.item_stats import executor as item_stats_executor
 from models import config as config_lib
 from models import export
 from models import inputs
-from models import towers
-from models import two_tower
+from models import registry
+from models.cdn import model as cdn_model
 
 _log = logging.getLogger("cdnrec.trainer")
 
@@ -60,27 +61,41 @@ def run_fn(fn_args) -> None:
   vocab = inputs.learn_vocabularies(fn_args.train_files, catalog_files,
                                     feature_config)
   means = _numeric_means(vocab)
-  if uris[ITEM_STATS_URI]:
-    summary = item_stats_executor.load_summary(uris[ITEM_STATS_URI])
-    _log.info("item stats: %d items (%d head, %d tail), imbalance factor "
-              "%.1f, |Ω_r| = %d", summary.n_items, summary.n_head,
-              summary.n_tail, summary.imbalance_factor,
-              summary.rebalanced_size)
+  if not uris[ITEM_STATS_URI]:
+    raise ValueError(f"custom_config lacks {ITEM_STATS_URI!r}")
+  summary = item_stats_executor.load_summary(uris[ITEM_STATS_URI])
+  frequencies = {r.item_id: r.frequency for r in
+                 item_stats_executor.load_item_rows(uris[ITEM_STATS_URI])}
+  _log.info("item stats: %d items (%d head, %d tail), imbalance factor "
+            "%.1f, |Ω_r| = %d", summary.n_items, summary.n_head,
+            summary.n_tail, summary.imbalance_factor, summary.rebalanced_size)
 
-  user_model = towers.user_tower(config, feature_config, vocab)
-  item_model = towers.item_tower(config, feature_config, vocab)
-  model = two_tower.TwoTowerModel(user_model, item_model, config.temperature)
+  steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
+  built = registry.build(config, feature_config, vocab, frequencies,
+                         steps_per_epoch)
+  model, user_model, item_model = (built.model, built.served_user_model,
+                                   built.item_model)
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  _log.info("training %s for %d epochs of %d steps", config.model,
+            config.epochs, steps_per_epoch)
 
   spec = inputs.parse_spec(
       feature_config.user_features + feature_config.item_features, means,
       with_ids=[F.USER_ID, F.ITEM_ID])
   train = inputs.examples_dataset(fn_args.train_files, spec, config.batch_size,
-                                  shuffle=True, seed=config.seed)
+                                  shuffle=True, seed=config.seed, repeat=True)
+  if built.needs_rebalanced:
+    if not uris[REBALANCED_URI]:
+      raise ValueError(f"{config.model} needs {REBALANCED_URI!r} (Ω_r)")
+    rebalanced = inputs.examples_dataset(
+        [example_io.split_pattern(uris[REBALANCED_URI], "train")], spec,
+        config.batch_size, shuffle=True, seed=config.seed + 1, repeat=True)
+    train = tf.data.Dataset.zip((train, rebalanced)).map(
+        lambda m, r: {cdn_model.MAIN: m, cdn_model.REGULARIZER: r})
   evaluation = inputs.examples_dataset(fn_args.eval_files, spec,
                                        config.batch_size)
   history = model.fit(train, validation_data=evaluation, epochs=config.epochs,
-                      verbose=2)
+                      steps_per_epoch=steps_per_epoch, verbose=2)
 
   item_ids, item_vectors = export.item_embeddings(item_model, catalog_files,
                                                   feature_config, means)
@@ -102,5 +117,6 @@ def run_fn(fn_args) -> None:
   with open(os.path.join(fn_args.model_run_dir, "training.json"), "w") as f:
     json.dump({"config": config.to_dict(),
                f"index_recall_at_{k}": recall,
-               "history": {k: [float(v) for v in vs]
-                           for k, vs in history.history.items()}}, f, indent=2)
+               "history": {name: [float(v) for v in values]
+                           for name, values in history.history.items()}},
+              f, indent=2)

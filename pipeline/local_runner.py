@@ -32,7 +32,8 @@ class LocalPaths:
 
 def run(output_dir: str, data_dir: str,
         train_config: Optional[Dict[str, Any]] = None,
-        head_fraction: float = configs.HEAD_FRACTION, seed: int = configs.SEED,
+        head_fraction: float = configs.HEAD_FRACTION, top_k: int = 50,
+        seed: int = configs.SEED,
         beam_pipeline_args: Optional[List[str]] = None,
         enable_cache: bool = True) -> LocalPaths:
   paths = LocalPaths(os.path.abspath(output_dir))
@@ -45,6 +46,7 @@ def run(output_dir: str, data_dir: str,
       run_fn=configs.RUN_FN,
       train_config=train_config,
       head_fraction=head_fraction,
+      top_k=top_k,
       seed=seed,
       beam_pipeline_args=beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
       metadata_connection_config=(

@@ -2,7 +2,7 @@
 
 ExampleGen (leave-one-out) -> StatisticsGen -> SchemaGen -> ExampleValidator
                            -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
-                           -> CdnTrainer -> Pusher
+                           -> CdnTrainer -> RetrievalEvaluator -> Pusher
 No paths or orchestrator are hard-coded: runners pass them in.
 """
 
@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
+from components.evaluator import RetrievalEvaluator
 from components.example_gen import LeaveOneOutExampleGen
 from components.item_stats import ItemStatsGen
 from components.trainer import CdnTrainer
@@ -24,6 +25,7 @@ def create_pipeline(
     run_fn: str,
     train_config: Optional[Dict[str, Any]] = None,
     head_fraction: float = 0.2,
+    top_k: int = 50,
     seed: int = 0,
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[
@@ -40,6 +42,7 @@ def create_pipeline(
     run_fn: dotted path of the Trainer's run_fn.
     train_config: models.config.TrainConfig fields.
     head_fraction: share of items that are head.
+    top_k: K of the HR@K / NDCG@K evaluation.
     seed: seeds splits without timestamps and the Ω_r down-sampling.
     beam_pipeline_args: passed to every Beam-based component.
     metadata_connection_config: ML Metadata store; None lets the runner
@@ -67,6 +70,10 @@ def create_pipeline(
       rebalanced_examples=item_stats.outputs["rebalanced_examples"],
       run_fn=run_fn,
       custom_config=train_config or {})
+  evaluator = RetrievalEvaluator(
+      examples=example_gen.outputs["examples"],
+      model=trainer.outputs["model"],
+      item_stats=item_stats.outputs["item_stats"], k=top_k)
   pusher = tfx.components.Pusher(
       model=trainer.outputs["model"],
       push_destination=tfx.proto.PushDestination(
@@ -77,7 +84,7 @@ def create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
-                  item_stats, trainer, pusher],
+                  item_stats, trainer, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args)

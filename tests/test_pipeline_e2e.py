@@ -10,7 +10,8 @@ import pytest
 from pipeline import configs
 
 COMPONENTS = ["LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
-              "ExampleValidator", "ItemStatsGen", "CdnTrainer", "Pusher"]
+              "ExampleValidator", "ItemStatsGen", "CdnTrainer",
+              "RetrievalEvaluator", "Pusher"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,6 +45,8 @@ def test_every_component_runs_and_a_model_is_pushed(first_run):
   assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
   assert os.path.exists(os.path.join(out, "metadata.sqlite"))
   assert re.search(r"loss: [0-9.]+", stdout)  # training progress is shown
+  for name in ("overall", "head", "tail"):
+    assert re.search(rf"{name}\s+n=\d+\s+HR@50=\s*[0-9.]+\s+NDCG@50=", stdout)
 
 
 def test_sample_query_is_answered_by_the_pushed_model(first_run):

@@ -1,0 +1,81 @@
+"""The CDN tfrs.Model: cross learning of the two user branches (§3.3).
+
+Each training step gets a batch from Ω_m (`features["main"]`) and one from
+Ω_r (`features["regularizer"]`).
+
+The paper leaves open how the candidates of the two batches meet in the
+batch softmax. `loss="joint"` (default) is the reading of Algorithm 1: the
+b-th main and b-th regularizer examples form one training pair, candidate j
+is the pair (i_m^j, i_r^j), and its logit for pair b is Eq. 5,
+  s_bj = α x_m^b·y_m^j + (1 − α) x_r^b·y_r^j,
+under one softmax whose positive is j = b (both labels of Eq. 8 sit there).
+It is computed as one matrix product of [√α x_m, √(1−α) x_r] with
+[√α y_m, √(1−α) y_r]. `loss="separate"` is the other reading: two batch
+softmaxes, one per branch, weighted α and 1 − α.
+"""
+
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from cdnrec import features as F
+from models.cdn import adapter
+
+MAIN = "main"
+REGULARIZER = "regularizer"
+JOINT = "joint"
+SEPARATE = "separate"
+
+
+class CdnModel(tfrs.Model):
+  """Item experts with a frequency gate, bilateral user branches, γ-adapter."""
+
+  def __init__(self, user_model, item_model, temperature: float, gamma: float,
+               steps_per_epoch: int, epochs: int,
+               alpha_unit: str = adapter.EPOCH, loss: str = JOINT):
+    super().__init__()
+    if loss not in (JOINT, SEPARATE):
+      raise ValueError(f"loss must be {JOINT!r} or {SEPARATE!r}, got {loss!r}")
+    adapter.alpha(1, 1, gamma)  # validates gamma
+    self.user_model = user_model
+    self.item_model = item_model
+    self._gamma = gamma
+    self._steps_per_epoch = max(1, int(steps_per_epoch))
+    self._epochs = epochs
+    self._alpha_unit = alpha_unit
+    self._loss = loss
+    self.task = tfrs.tasks.Retrieval(temperature=temperature,
+                                     remove_accidental_hits=True)
+
+  def alpha(self) -> tf.Tensor:
+    return adapter.alpha_at_step(self.optimizer.iterations,
+                                 self._steps_per_epoch, self._epochs,
+                                 self._gamma, self._alpha_unit)
+
+  def compute_loss(self, features: Dict[str, tf.Tensor],
+                   training: bool = False) -> tf.Tensor:
+    if MAIN not in features:
+      # Validation batches are plain examples: score the served branch only.
+      return self.task(self.user_model(features),
+                       self.item_model(features),
+                       candidate_ids=features[F.ITEM_ID],
+                       compute_metrics=False)
+    main, reg = features[MAIN], features[REGULARIZER]
+    alpha = self.alpha()
+    x_m = self.user_model(main, training=training)
+    x_r = self.user_model.regularizer(reg, training=training)
+    y_m = self.item_model(main, training=training)
+    y_r = self.item_model(reg, training=training)
+    if self._loss == SEPARATE:
+      return (alpha * self.task(x_m, y_m, candidate_ids=main[F.ITEM_ID],
+                                compute_metrics=False) +
+              (1.0 - alpha) * self.task(x_r, y_r,
+                                        candidate_ids=reg[F.ITEM_ID],
+                                        compute_metrics=False))
+    a, b = tf.sqrt(alpha), tf.sqrt(1.0 - alpha)
+    queries = tf.concat([a * x_m, b * x_r], axis=1)
+    candidates = tf.concat([a * y_m, b * y_r], axis=1)
+    pair_ids = tf.strings.join([main[F.ITEM_ID], reg[F.ITEM_ID]], "\x1f")
+    return self.task(queries, candidates, candidate_ids=pair_ids,
+                     compute_metrics=False)
