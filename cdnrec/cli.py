@@ -2,6 +2,7 @@
 
   cdnrec run    generate or read data, run the whole pipeline, push a model
                 and answer a sample query with it in a fresh process
+  cdnrec experiment  compare methods over seeds (the paper's tables)
   cdnrec query  ask a pushed model for one user's top items
 """
 
@@ -61,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="a Beam pipeline arg, repeatable "
                         "(e.g. --beam-arg=--direct_running_mode=multi_processing)")
   _add_size_flags(run)
+
+  exp = sub.add_parser("experiment",
+                       help="compare methods over seeds, the paper's tables")
+  exp.add_argument("--data", default="recbole", choices=["recbole"])
+  exp.add_argument("--data-dir", required=True)
+  exp.add_argument("--methods", default="cdn,two_tower",
+                   help="comma-separated method names")
+  exp.add_argument("--seeds", default="0,1,2,3,4")
+  exp.add_argument("--out", required=True, help="folder for results")
+  exp.add_argument("--epochs", type=int, default=40)
+  exp.add_argument("--top-k", type=int, default=50)
+  exp.add_argument("--head-fraction", type=float, default=0.2)
+  exp.add_argument("--no-tune", action="store_true",
+                   help="skip the validation search; use defaults and --set")
+  exp.add_argument("--gammas", default="",
+                   help="comma-separated γ values for gamma.png")
+  exp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="fix a training setting for every method")
 
   query = sub.add_parser("query", help="top items for one user")
   query.add_argument("--model-dir", required=True,
@@ -135,12 +154,7 @@ def _run(args) -> int:
   train_config = {"model": args.model, "epochs": args.epochs,
                   "batch_size": args.batch_size,
                   "learning_rate": args.learning_rate, "seed": args.seed}
-  for item in args.set:
-    name, sep, value = item.partition("=")
-    if not sep:
-      print(f"error: --set {item!r} must look like NAME=VALUE", file=sys.stderr)
-      return 2
-    train_config[name] = _parse_value(value)
+  train_config.update(_settings(args.set))
   paths = local_runner.run(
       args.output, data_dir, train_config=train_config,
       head_fraction=args.head_fraction, top_k=args.top_k, seed=args.seed,
@@ -190,10 +204,53 @@ def _query(args) -> int:
   return 0
 
 
+def _settings(pairs: List[str]) -> Dict[str, object]:
+  out = {}
+  for item in pairs:
+    name, sep, value = item.partition("=")
+    if not sep:
+      raise SystemExit(f"error: --set {item!r} must look like NAME=VALUE")
+    out[name] = _parse_value(value)
+  return out
+
+
+def _experiment(args) -> int:
+  import logging
+  from cdnrec.experiment import experiment
+  from cdnrec.experiment import report
+  logging.basicConfig(level=logging.WARNING)
+  logger = logging.getLogger("cdnrec")
+  logger.setLevel(logging.INFO)
+  handler = logging.StreamHandler(sys.stdout)
+  handler.setFormatter(logging.Formatter("[cdnrec] %(message)s"))
+  logger.addHandler(handler)
+  logger.propagate = False
+  config = experiment.ExperimentConfig(
+      data_dir=args.data_dir, out_dir=args.out,
+      methods=[m for m in args.methods.split(",") if m],
+      seeds=[int(s) for s in args.seeds.split(",") if s],
+      epochs=args.epochs, k=args.top_k, head_fraction=args.head_fraction,
+      tune=not args.no_tune,
+      gammas=[float(g) for g in args.gammas.split(",") if g],
+      overrides=_settings(args.set))
+  results = experiment.run(config)
+  k = args.top_k
+  chosen = ("hyperparameters chosen on validation" if config.tune else
+            "hyperparameters as given (no tuning)")
+  print(f"\nTest metrics in % (mean ± standard error over seeds "
+        f"{config.seeds}); full-corpus ranking, each user's own train and "
+        f"validation items excluded; {chosen}:")
+  print(report.table(results, k))
+  print(f"\nwrote {os.path.join(args.out, 'results.json')}")
+  return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
   if args.command == "run":
     return _run(args)
+  if args.command == "experiment":
+    return _experiment(args)
   return _query(args)
 
 

@@ -9,7 +9,8 @@ class TrainConfig:
   """Hyperparameters of the retrieval model and its export.
 
   Attributes:
-    model: "cdn" (the Cross Decoupling Network) or "two_tower".
+    model: "cdn" (the Cross Decoupling Network), "two_tower", or a
+      baseline / ablation of models/registry.py.
     epochs: passes over the train split.
     batch_size: examples per step; also the number of in-batch negatives.
     learning_rate: Adam's learning rate.
@@ -17,6 +18,8 @@ class TrainConfig:
     tower_layers: hidden and output widths of both towers ([256, 128, 64]).
     temperature: in-batch softmax logits are divided by it.
     normalize: L2-normalize tower outputs (cosine scores) when True.
+    sampling_correction: subtract log q_j (the candidate's sampling
+      probability) from batch-softmax logits (Yi et al. 2019).
     dropout: dropout rate after each hidden layer.
     l2: L2 regularization weight on embeddings and dense kernels.
     top_k: items the serving signature returns.
@@ -26,10 +29,13 @@ class TrainConfig:
     scann_reordering: exact re-scoring candidates; None picks max(4k, 100).
     num_memorization_experts: CDN item experts over the item id (n1).
     num_generalization_experts: CDN item experts over item content (n2).
-    expert_units: width of each single-layer expert.
+    expert_layers: layer widths of each item expert; (64,) is the paper's
+      single layer of 64 units.
     gamma: the γ-adapter's regularizer rate, > 1.
     alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
+    logq_weight: w of the LogQ baseline's logit adjustment.
+    class_balance_beta: β of the ClassBalance baseline's effective number.
   """
   model: str = "two_tower"
   epochs: int = 5
@@ -39,6 +45,7 @@ class TrainConfig:
   tower_layers: Tuple[int, ...] = (256, 128, 64)
   temperature: float = 0.05
   normalize: bool = True
+  sampling_correction: bool = True
   dropout: float = 0.0
   l2: float = 0.0
   top_k: int = 50
@@ -48,10 +55,12 @@ class TrainConfig:
   scann_reordering: Optional[int] = None
   num_memorization_experts: int = 1
   num_generalization_experts: int = 1
-  expert_units: int = 64
+  expert_layers: Tuple[int, ...] = (64,)
   gamma: float = 3.0
   alpha_unit: str = "epoch"
   cdn_loss: str = "joint"
+  logq_weight: float = 1.0
+  class_balance_beta: float = 0.999
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
@@ -61,18 +70,23 @@ class TrainConfig:
     if unknown:
       raise ValueError(f"unknown training settings {unknown}; allowed: "
                        f"{sorted(known)}")
-    if "tower_layers" in values:
-      values["tower_layers"] = tuple(int(v) for v in values["tower_layers"])
+    for name in ("tower_layers", "expert_layers"):
+      if name in values:
+        values[name] = tuple(int(v) for v in values[name])
     config = cls(**values)
     config.validate()
     return config
 
-  MODELS = ("cdn", "two_tower")
+  MODELS = ("two_tower", "class_balance", "logq", "ndp", "idn", "udn", "bbn",
+            "bdn", "cdn", "experts_balanced", "experts_headtail")
 
   def validate(self) -> None:
     if self.model not in self.MODELS:
       raise ValueError(f"model must be one of {list(self.MODELS)}, got "
                        f"{self.model!r}")
+    if not 0 < self.class_balance_beta < 1:
+      raise ValueError(f"class_balance_beta must be in (0, 1), got "
+                       f"{self.class_balance_beta}")
     if self.gamma <= 1:
       raise ValueError(f"gamma must be > 1, got {self.gamma}")
     if self.alpha_unit not in ("epoch", "step"):
@@ -94,4 +108,5 @@ class TrainConfig:
   def to_dict(self) -> Dict[str, Any]:
     d = dataclasses.asdict(self)
     d["tower_layers"] = list(self.tower_layers)
+    d["expert_layers"] = list(self.expert_layers)
     return d

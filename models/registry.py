@@ -1,48 +1,129 @@
-"""Builds the retrieval model a TrainConfig names."""
+"""Builds the retrieval model a TrainConfig names: CDN, the two-tower
+backbone, and every baseline and ablation of the paper (§4.2-4.4).
+
+| model             | user side                 | item side              | α_t / loss             |
+| ----------------- | ------------------------- | ---------------------- | ---------------------- |
+| two_tower         | one tower                 | MLP tower              | batch softmax on Ω_m   |
+| class_balance     | one tower                 | MLP tower              | effective-number weights |
+| logq              | one tower                 | MLP tower              | + w·log π_j in training |
+| ndp               | one tower                 | MLP tower              | Ω_m, then Ω_r (2 stages) |
+| idn               | one tower                 | Mem/Gen experts + gate | batch softmax on Ω_m   |
+| udn               | bilateral (f, h_m, h_r)   | MLP tower              | γ-adapter              |
+| bbn               | bilateral                 | MLP tower              | 1 − (t/T)²             |
+| bdn               | bilateral                 | Mem/Gen experts + gate | 0.5                    |
+| cdn               | bilateral                 | Mem/Gen experts + gate | γ-adapter              |
+| experts_balanced  | bilateral                 | Unbalanced/Balanced    | γ-adapter              |
+| experts_headtail  | bilateral                 | Head/Tail, 0-1 gate    | γ-adapter              |
+"""
 
 import dataclasses
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
 from cdnrec import features as F
 from models import config as config_lib
 from models import inputs
+from models import sampling
 from models import towers
 from models import two_tower
+from models.cdn import adapter
 from models.cdn import item_tower as cdn_item_tower
 from models.cdn import model as cdn_model
 from models.cdn import user_tower as cdn_user_tower
+
+SINGLE_USER = ("two_tower", "class_balance", "logq", "ndp", "idn")
+BILATERAL = ("udn", "bbn", "bdn", "cdn", "experts_balanced",
+             "experts_headtail")
+MODELS = SINGLE_USER + BILATERAL
+_SCHEDULES = {"bbn": adapter.BBN, "bdn": adapter.CONSTANT}
 
 
 @dataclasses.dataclass
 class BuiltModel:
   """model: what Keras trains; served_user_model: what is exported (the
-  main branch only, for CDN); item_model: embeds catalog items."""
+  main branch only, for bilateral models); item_model: embeds items."""
   model: tf.keras.Model
   served_user_model: tf.keras.Model
   item_model: tf.keras.Model
   needs_rebalanced: bool
+  two_stage: bool = False
+
+
+def _item_tower(config, feature_config, vocab, frequencies, head_items):
+  name = config.model
+  if name in ("two_tower", "class_balance", "logq", "ndp", "udn", "bbn"):
+    return towers.item_tower(config, feature_config, vocab)
+  if name == "experts_balanced":
+    return cdn_item_tower.BalancedExpertItemTower(
+        feature_config, vocab, frequencies, config.embedding_dim,
+        config.expert_layers, config.normalize, config.l2)
+  if name == "experts_headtail":
+    return cdn_item_tower.HeadTailItemTower(
+        feature_config, vocab, head_items, config.embedding_dim,
+        config.expert_layers, config.normalize, config.l2)
+  return cdn_item_tower.ExpertItemTower(
+      feature_config, vocab, frequencies, config.embedding_dim,
+      config.num_memorization_experts,
+      config.num_generalization_experts if feature_config.item_features else 0,
+      config.expert_layers, config.normalize, config.l2)
+
+
+def _class_balance_weights(frequencies: Dict[str, int], beta: float):
+  """Effective-number weights (Cui et al. 2019): (1 − β) / (1 − β^n),
+  scaled so the average training example weighs 1."""
+  raw = {i: (1 - beta) / (1 - beta ** n) for i, n in frequencies.items()
+         if n > 0}
+  total = sum(frequencies[i] * w for i, w in raw.items())
+  count = sum(frequencies[i] for i in raw)
+  return {i: w * count / total for i, w in raw.items()}
 
 
 def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
           vocab: inputs.Vocabularies, frequencies: Dict[str, int],
-          steps_per_epoch: int) -> BuiltModel:
-  if config.model == "two_tower":
+          steps_per_epoch: int,
+          rebalanced_frequencies: Optional[Dict[str, int]] = None,
+          head_items: Sequence[str] = ()) -> BuiltModel:
+  """Args:
+    frequencies: train (Ω_m) frequency of every item.
+    rebalanced_frequencies: frequency of every item in Ω_r.
+    head_items: ids of head items (for experts_headtail).
+  """
+  if config.model not in MODELS:
+    raise ValueError(f"model must be one of {list(MODELS)}, got "
+                     f"{config.model!r}")
+  item = _item_tower(config, feature_config, vocab, frequencies, head_items)
+  correction = config.sampling_correction
+  if config.model in SINGLE_USER:
     user = towers.user_tower(config, feature_config, vocab)
-    item = towers.item_tower(config, feature_config, vocab)
-    return BuiltModel(two_tower.TwoTowerModel(user, item, config.temperature),
-                      user, item, needs_rebalanced=False)
+    q = sampling.ItemProbability(frequencies) if correction else None
+    weights = None
+    adjustment = 0.0
+    if config.model == "class_balance":
+      weights = sampling.ItemWeight(_class_balance_weights(
+          frequencies, config.class_balance_beta))
+    if config.model == "logq":
+      adjustment = config.logq_weight
+      q = q or sampling.ItemProbability({i: 1 for i in frequencies})
+    prior = (sampling.ItemProbability(frequencies, name="prior")
+             if adjustment else None)
+    model = two_tower.TwoTowerModel(user, item, config.temperature, q,
+                                    weights, prior, adjustment)
+    return BuiltModel(model, user, item,
+                      needs_rebalanced=config.model == "ndp",
+                      two_stage=config.model == "ndp")
+
   user = cdn_user_tower.BilateralUserTower(
       feature_config, vocab, config.embedding_dim, config.tower_layers,
       config.normalize, config.dropout, config.l2)
-  item = cdn_item_tower.ExpertItemTower(
-      feature_config, vocab, frequencies, config.embedding_dim,
-      config.num_memorization_experts,
-      config.num_generalization_experts if feature_config.item_features else 0,
-      config.expert_units, config.normalize, config.l2)
-  model = cdn_model.CdnModel(user, item, config.temperature, config.gamma,
-                             steps_per_epoch, config.epochs,
-                             config.alpha_unit, config.cdn_loss)
+  q_main = q_reg = None
+  if correction:
+    q_main = sampling.ItemProbability(frequencies, name="q_main")
+    q_reg = sampling.ItemProbability(rebalanced_frequencies or frequencies,
+                                     name="q_regularizer")
+  model = cdn_model.CdnModel(
+      user, item, config.temperature, config.gamma, steps_per_epoch,
+      config.epochs, config.alpha_unit, config.cdn_loss, q_main, q_reg,
+      schedule=_SCHEDULES.get(config.model, adapter.GAMMA))
   return BuiltModel(model, cdn_user_tower.MainBranch(user), item,
                     needs_rebalanced=True)

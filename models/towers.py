@@ -46,7 +46,9 @@ class Tower(tf.keras.Model):
   def feature_names(self):
     return [f.name for f in self.encoder.features]
 
-  def call(self, inputs: Dict[str, tf.Tensor], training=False) -> tf.Tensor:
+  def call(self, inputs: Dict[str, tf.Tensor], training=False,
+           branch=None) -> tf.Tensor:
+    del branch  # one tower serves both branches of bilateral models
     x = self.network(self.encoder(inputs), training=training)
     return tf.math.l2_normalize(x, axis=1) if self._normalize else x
 

@@ -1,6 +1,6 @@
 """The plain two-tower retrieval model trained with in-batch softmax."""
 
-from typing import Dict
+from typing import Dict, Optional
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
@@ -13,20 +13,48 @@ class TwoTowerModel(tfrs.Model):
 
   The loss is the in-batch (sampled) softmax of tfrs.tasks.Retrieval: the
   other items of the batch are the negatives, and a batch item equal to the
-  positive is not counted as a negative.
+  positive is not counted as a negative. With `item_probability`, logits get
+  the sampling-bias correction −log q_j (models/sampling.py).
+
+  The long-tail baselines reuse it: `item_weight` re-weights examples by
+  their item (ClassBalance); `prior` with `adjustment` w adds w·log π_j to
+  training logits (LogQ logit adjustment).
   """
 
   def __init__(self, user_model: tf.keras.Model, item_model: tf.keras.Model,
-               temperature: float = 1.0):
+               temperature: float = 1.0,
+               item_probability: Optional[tf.keras.layers.Layer] = None,
+               item_weight: Optional[tf.keras.layers.Layer] = None,
+               prior: Optional[tf.keras.layers.Layer] = None,
+               adjustment: float = 0.0):
     super().__init__()
     self.user_model = user_model
     self.item_model = item_model
+    self._item_probability = item_probability
+    self._item_weight = item_weight
+    self._prior = prior
+    self._adjustment = adjustment
     self.task = tfrs.tasks.Retrieval(temperature=temperature,
                                      remove_accidental_hits=True)
+
+  def use_item_probability(self, item_probability) -> None:
+    """Switches the sampling distribution (NDP's second stage)."""
+    self._item_probability = item_probability
+    self.train_function = None  # re-trace with the new table
+    self.test_function = None
 
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     users = self.user_model(features, training=training)
     items = self.item_model(features, training=training)
-    return self.task(users, items, candidate_ids=features[F.ITEM_ID],
+    ids = features[F.ITEM_ID]
+    q = (self._item_probability(ids)
+         if self._item_probability is not None else None)
+    if self._prior is not None and training:
+      # Subtracting log(q / π^w) adds w·log π to the logits.
+      q = q / tf.pow(self._prior(ids), self._adjustment)
+    weight = (self._item_weight(ids) if self._item_weight is not None and
+              training else None)
+    return self.task(users, items, candidate_ids=ids,
+                     candidate_sampling_probability=q, sample_weight=weight,
                      compute_metrics=False)

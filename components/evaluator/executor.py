@@ -14,7 +14,7 @@ import glob
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -42,16 +42,42 @@ def _records(examples_uri: str, split: str) -> List[bytes]:
 
 def evaluate(examples_uri: str, serving_model_dir: str, item_stats_uri: str,
              k: int, split: str = "test") -> Dict[str, Any]:
-  """Returns {"k", "split", "excluded", slice: {"count", "hr", "ndcg"}}."""
-  if split not in ("test", "eval"):
-    raise ValueError(f"split must be 'test' or 'eval', got {split!r}")
+  """Metrics of a trained SavedModel; see `evaluate_embeddings`."""
   from serving import model as serving_model  # registers the ScaNN ops
   del serving_model
   item_ids, item_vectors = export.read_item_embeddings(
       export.embeddings_dir(serving_model_dir))
+  embed = tf.saved_model.load(serving_model_dir).signatures["embed_examples"]
+  return evaluate_embeddings(
+      lambda chunk: embed(examples=tf.constant(chunk))["embeddings"].numpy(),
+      item_ids, item_vectors, examples_uri,
+      item_stats_executor.load_item_rows(item_stats_uri), k, split)
+
+
+def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
+                        item_ids: np.ndarray, item_vectors: np.ndarray,
+                        examples_uri: str, item_rows, k: int,
+                        split: str = "test") -> Dict[str, Any]:
+  """Full-corpus HR@K / NDCG@K of the `split` items.
+
+  Args:
+    embed_examples: serialized examples -> user embeddings [n, d].
+    item_ids, item_vectors: every catalog item and its embedding.
+    examples_uri: the leave-one-out Examples artifact.
+    item_rows: ItemStatsGen's rows (the head flags).
+    k: cut-off.
+    split: "test" (train and eval items excluded) or "eval" (train items
+      excluded), the latter for choosing hyperparameters.
+
+  Returns:
+    {"k", "split", "excluded", slice: {"count", "hr", "ndcg"}} for slices
+    overall, head, tail.
+  """
+  if split not in ("test", "eval"):
+    raise ValueError(f"split must be 'test' or 'eval', got {split!r}")
+  item_ids = np.asarray(item_ids).astype(str)
   column = {item: i for i, item in enumerate(item_ids)}
-  head = {r.item_id: r.is_head
-          for r in item_stats_executor.load_item_rows(item_stats_uri)}
+  head = {r.item_id: r.is_head for r in item_rows}
 
   exclude_splits = ["train"] + (["eval"] if split == "test" else [])
   seen = collections.defaultdict(list)
@@ -60,13 +86,11 @@ def evaluate(examples_uri: str, serving_model_dir: str, item_stats_uri: str,
       item, _, user = example_io.read_id_and_index(record)
       seen[user].append(column[item])
 
-  embed = tf.saved_model.load(serving_model_dir).signatures["embed_examples"]
   queries = _records(examples_uri, split)
   ranks, is_head = [], []
   for start in range(0, len(queries), _BATCH):
     chunk = queries[start:start + _BATCH]
-    users = embed(examples=tf.constant(chunk))["embeddings"].numpy()
-    scores = users @ item_vectors.T
+    scores = embed_examples(chunk) @ item_vectors.T
     targets, excluded = [], []
     for record in chunk:
       item, _, user = example_io.read_id_and_index(record)

@@ -8,6 +8,7 @@ import tensorflow as tf
 from cdnrec import features as F
 from models import encoders
 from models import inputs
+from models import towers
 from models.cdn import gate as gate_lib
 
 
@@ -16,14 +17,15 @@ class ExpertItemTower(tf.keras.Model):
 
   The memorization features are the item id's embedding; the generalization
   features are the item's content (genres, year, title, ...). Each expert is
-  one dense layer of `expert_units` units (paper appendix B.3).
+  an MLP of `expert_layers` (ReLU between layers, linear output); the
+  default, one layer of 64 units, is the paper's (appendix B.3).
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
                vocabularies: inputs.Vocabularies,
                frequencies: Dict[str, int], embedding_dim: int,
                num_memorization: int, num_generalization: int,
-               expert_units: int, normalize: bool, l2: float = 0.0,
+               expert_layers: Sequence[int], normalize: bool, l2: float = 0.0,
                name: str = "item_tower"):
     super().__init__(name=name)
     if not feature_config.item_features and num_generalization:
@@ -38,14 +40,11 @@ class ExpertItemTower(tf.keras.Model):
         encoders.FeatureEncoder(feature_config.item_features, vocabularies,
                                 embedding_dim, l2, name="generalization")
         if num_generalization else None)
-    regularizer = tf.keras.regularizers.l2(l2) if l2 else None
     self.memorization_experts = [
-        tf.keras.layers.Dense(expert_units, kernel_regularizer=regularizer,
-                              name=f"memorization_expert_{k}")
+        towers.mlp(expert_layers, 0.0, l2, name=f"memorization_expert_{k}")
         for k in range(num_memorization)]
     self.generalization_experts = [
-        tf.keras.layers.Dense(expert_units, kernel_regularizer=regularizer,
-                              name=f"generalization_expert_{k}")
+        towers.mlp(expert_layers, 0.0, l2, name=f"generalization_expert_{k}")
         for k in range(num_generalization)]
     self.gate = gate_lib.FrequencyGate(
         frequencies, num_memorization + num_generalization, name="gate")
@@ -59,7 +58,9 @@ class ExpertItemTower(tf.keras.Model):
     """[batch, n1 + n2]; memorization experts first."""
     return self.gate(features[F.ITEM_ID])
 
-  def call(self, features: Dict[str, tf.Tensor], training=False) -> tf.Tensor:
+  def call(self, features: Dict[str, tf.Tensor], training=False,
+           branch=None) -> tf.Tensor:
+    del branch  # both branches share the Mem/Gen experts
     outputs = []
     mm = self.memorization_input(features)
     outputs += [expert(mm) for expert in self.memorization_experts]
@@ -70,3 +71,80 @@ class ExpertItemTower(tf.keras.Model):
     weights = self.gate_weights(features)[:, :, None]   # [B, n, 1]
     y = tf.reduce_sum(weights * experts, axis=1)
     return tf.math.l2_normalize(y, axis=1) if self._normalize else y
+
+
+class _TwoExpertTower(tf.keras.Model):
+  """Two single-layer experts over all item features (id and content), for
+  the expert-design comparisons of §4.4; same size as 1+1 Mem/Gen."""
+
+  def __init__(self, feature_config: F.FeatureConfig,
+               vocabularies: inputs.Vocabularies, embedding_dim: int,
+               expert_layers: Sequence[int], normalize: bool, l2: float,
+               name: str):
+    super().__init__(name=name)
+    id_feature = F.Feature(F.ITEM_ID, F.ITEM_ID, F.Kind.CATEGORICAL)
+    self.features_input = encoders.FeatureEncoder(
+        [id_feature] + feature_config.item_features, vocabularies,
+        embedding_dim, l2, name="item_features")
+    self.experts = [towers.mlp(expert_layers, 0.0, l2, name=f"expert_{k}")
+                    for k in range(2)]
+    self._normalize = normalize
+
+  def _finish(self, y):
+    return tf.math.l2_normalize(y, axis=1) if self._normalize else y
+
+
+class BalancedExpertItemTower(_TwoExpertTower):
+  """Unbalanced/Balanced experts: the first learns only from Ω_m items, the
+  second only from Ω_r items; a frequency gate mixes them at serving."""
+
+  def __init__(self, feature_config, vocabularies, frequencies, embedding_dim,
+               expert_layers, normalize, l2=0.0, name="item_tower"):
+    super().__init__(feature_config, vocabularies, embedding_dim,
+                     expert_layers, normalize, l2, name)
+    self.gate = gate_lib.FrequencyGate(frequencies, 2, name="gate")
+
+  num_memorization = 1  # for gate summaries: expert 0 is "unbalanced"
+
+  def gate_weights(self, features):
+    return self.gate(features[F.ITEM_ID])
+
+  def call(self, features, training=False, branch=None):
+    x = self.features_input(features)
+    unbalanced, balanced = self.experts[0](x), self.experts[1](x)
+    # Each branch's examples train only their own expert.
+    if branch == "main":
+      balanced = tf.stop_gradient(balanced)
+    elif branch == "regularizer":
+      unbalanced = tf.stop_gradient(unbalanced)
+    w = self.gate_weights(features)
+    return self._finish(w[:, :1] * unbalanced + w[:, 1:] * balanced)
+
+
+class HeadTailItemTower(_TwoExpertTower):
+  """Head/Tail experts: one for head items, one for tail items, chosen by a
+  0-1 gate on the item's head flag."""
+
+  def __init__(self, feature_config, vocabularies, head_items: Sequence[str],
+               embedding_dim, expert_layers, normalize, l2=0.0,
+               name="item_tower"):
+    super().__init__(feature_config, vocabularies, embedding_dim,
+                     expert_layers, normalize, l2, name)
+    keys = list(head_items) or [""]
+    self._is_head = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(keys, tf.string),
+            tf.constant([1.0 if head_items else 0.0] * len(keys))),
+        default_value=0.0)
+
+  num_memorization = 1  # expert 0 is the head expert
+
+  def gate_weights(self, features):
+    head = tf.reshape(self._is_head.lookup(features[F.ITEM_ID]), [-1, 1])
+    return tf.concat([head, 1.0 - head], axis=1)
+
+  def call(self, features, training=False, branch=None):
+    x = self.features_input(features)
+    w = self.gate_weights(features)
+    return self._finish(w[:, :1] * self.experts[0](x) +
+                        w[:, 1:] * self.experts[1](x))

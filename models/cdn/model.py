@@ -12,6 +12,10 @@ under one softmax whose positive is j = b (both labels of Eq. 8 sit there).
 It is computed as one matrix product of [√α x_m, √(1−α) x_r] with
 [√α y_m, √(1−α) y_r]. `loss="separate"` is the other reading: two batch
 softmaxes, one per branch, weighted α and 1 − α.
+
+With sampling-bias correction, each branch's logit loses log q of its own
+batch's sampling distribution (q_m from Ω_m, q_r from Ω_r); for the joint
+pair logit that is α log q_m + (1 − α) log q_r.
 """
 
 from typing import Dict
@@ -29,15 +33,24 @@ SEPARATE = "separate"
 
 
 class CdnModel(tfrs.Model):
-  """Item experts with a frequency gate, bilateral user branches, γ-adapter."""
+  """Bilateral user branches crossed with an item tower under an α schedule.
+
+  With the Mem/Gen expert item tower and the γ-adapter this is CDN; other
+  item towers and schedules give the paper's ablations (UDN, BBN, BDN and
+  the expert designs of §4.4).
+  """
 
   def __init__(self, user_model, item_model, temperature: float, gamma: float,
                steps_per_epoch: int, epochs: int,
-               alpha_unit: str = adapter.EPOCH, loss: str = JOINT):
+               alpha_unit: str = adapter.EPOCH, loss: str = JOINT,
+               q_main=None, q_regularizer=None,
+               schedule: str = adapter.GAMMA):
     super().__init__()
     if loss not in (JOINT, SEPARATE):
       raise ValueError(f"loss must be {JOINT!r} or {SEPARATE!r}, got {loss!r}")
-    adapter.alpha(1, 1, gamma)  # validates gamma
+    if schedule == adapter.GAMMA:
+      adapter.alpha(1, 1, gamma)  # validates gamma
+    self._schedule = schedule
     self.user_model = user_model
     self.item_model = item_model
     self._gamma = gamma
@@ -45,13 +58,16 @@ class CdnModel(tfrs.Model):
     self._epochs = epochs
     self._alpha_unit = alpha_unit
     self._loss = loss
+    self._q_main = q_main
+    self._q_regularizer = q_regularizer
     self.task = tfrs.tasks.Retrieval(temperature=temperature,
                                      remove_accidental_hits=True)
 
   def alpha(self) -> tf.Tensor:
     return adapter.alpha_at_step(self.optimizer.iterations,
                                  self._steps_per_epoch, self._epochs,
-                                 self._gamma, self._alpha_unit)
+                                 self._gamma, self._alpha_unit,
+                                 self._schedule)
 
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
@@ -60,22 +76,34 @@ class CdnModel(tfrs.Model):
       return self.task(self.user_model(features),
                        self.item_model(features),
                        candidate_ids=features[F.ITEM_ID],
+                       candidate_sampling_probability=_q(self._q_main,
+                                                         features),
                        compute_metrics=False)
     main, reg = features[MAIN], features[REGULARIZER]
     alpha = self.alpha()
     x_m = self.user_model(main, training=training)
     x_r = self.user_model.regularizer(reg, training=training)
-    y_m = self.item_model(main, training=training)
-    y_r = self.item_model(reg, training=training)
+    y_m = self.item_model(main, training=training, branch=MAIN)
+    y_r = self.item_model(reg, training=training, branch=REGULARIZER)
+    q_m, q_r = _q(self._q_main, main), _q(self._q_regularizer, reg)
     if self._loss == SEPARATE:
       return (alpha * self.task(x_m, y_m, candidate_ids=main[F.ITEM_ID],
+                                candidate_sampling_probability=q_m,
                                 compute_metrics=False) +
               (1.0 - alpha) * self.task(x_r, y_r,
                                         candidate_ids=reg[F.ITEM_ID],
+                                        candidate_sampling_probability=q_r,
                                         compute_metrics=False))
     a, b = tf.sqrt(alpha), tf.sqrt(1.0 - alpha)
     queries = tf.concat([a * x_m, b * x_r], axis=1)
     candidates = tf.concat([a * y_m, b * y_r], axis=1)
     pair_ids = tf.strings.join([main[F.ITEM_ID], reg[F.ITEM_ID]], "\x1f")
+    q = None
+    if q_m is not None:
+      q = tf.exp(alpha * tf.math.log(q_m) + (1.0 - alpha) * tf.math.log(q_r))
     return self.task(queries, candidates, candidate_ids=pair_ids,
-                     compute_metrics=False)
+                     candidate_sampling_probability=q, compute_metrics=False)
+
+
+def _q(probability, features):
+  return None if probability is None else probability(features[F.ITEM_ID])

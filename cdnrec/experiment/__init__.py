@@ -1,0 +1,1 @@
+"""`cdnrec experiment`: methods x seeds on one dataset, the paper's tables."""

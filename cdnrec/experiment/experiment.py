@@ -1,0 +1,161 @@
+"""Methods x seeds on one dataset: tuning on validation, testing, reporting.
+
+Every run's result is saved under `<out>/runs/` keyed by its full settings,
+so an interrupted experiment resumes where it stopped and a rerun with more
+seeds only trains the new ones.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from cdnrec.experiment import data as data_lib
+from cdnrec.experiment import methods as methods_lib
+from cdnrec.experiment import plots
+from cdnrec.experiment import report
+from cdnrec.experiment import run as run_lib
+from models import config as config_lib
+
+_log = logging.getLogger("cdnrec.experiment")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+  data_dir: str
+  out_dir: str
+  methods: Sequence[str]
+  seeds: Sequence[int]
+  epochs: int = 40
+  k: int = 50
+  head_fraction: float = 0.2
+  tune: bool = True
+  gammas: Sequence[float] = ()
+  overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _write_json(path: str, value) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(value, f, indent=2)
+  os.replace(tmp, path)
+
+
+class _RunCache:
+  """Results of finished runs, one JSON file per distinct configuration."""
+
+  def __init__(self, out_dir: str, prepared: data_lib.PreparedData, k: int):
+    self._dir = os.path.join(out_dir, "runs")
+    os.makedirs(self._dir, exist_ok=True)
+    self._prepared = prepared
+    self._k = k
+
+  def get(self, config: config_lib.TrainConfig,
+          splits: Sequence[str]) -> run_lib.RunResult:
+    key = json.dumps({"config": config.to_dict(), "k": self._k,
+                      "splits": list(splits)}, sort_keys=True)
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = os.path.join(self._dir, f"{config.model}-{name}.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        return run_lib.RunResult(**json.load(f))
+    result = run_lib.train_and_evaluate(self._prepared, config, self._k,
+                                        splits)
+    _write_json(path, dataclasses.asdict(result))
+    return result
+
+
+def _validation_score(result: run_lib.RunResult) -> float:
+  """What tuning maximizes: overall NDCG@K on the validation items."""
+  return result.metrics["eval"]["overall"]["ndcg"]
+
+
+def tune(method: str, base: Dict[str, Any], cache: _RunCache,
+         seed: int) -> Dict[str, Any]:
+  """Coordinate search over the method's grid on the validation split."""
+  chosen = dict(base)
+  trials = []
+  for axis, values in methods_lib.grid(method).axes.items():
+    if axis in base.get("_fixed", ()):
+      continue
+    scores = []
+    for value in values:
+      settings = {k: v for k, v in chosen.items() if k != "_fixed"}
+      settings.update({axis: value, "seed": seed})
+      result = cache.get(config_lib.TrainConfig.from_dict(settings), ["eval"])
+      scores.append(_validation_score(result))
+      trials.append({"settings": {axis: value}, "validation_ndcg":
+                     scores[-1]})
+      _log.info("  tune %s %s=%s: validation NDCG@K %.4f", method, axis,
+                value, scores[-1])
+    chosen[axis] = values[int(np.argmax(scores))]
+  chosen.pop("_fixed", None)
+  chosen["_trials"] = trials
+  return chosen
+
+
+def run(config: ExperimentConfig) -> Dict[str, Any]:
+  os.makedirs(config.out_dir, exist_ok=True)
+  prepared = data_lib.prepare(config.data_dir, config.out_dir,
+                              config.head_fraction)
+  cache = _RunCache(config.out_dir, prepared, config.k)
+  results: Dict[str, Any] = {}
+  gate_summaries = []
+  chosen_by_method = {}
+  for method in config.methods:
+    base = {**methods_lib.settings(method), "epochs": config.epochs,
+            **config.overrides, "_fixed": tuple(config.overrides)}
+    if config.tune:
+      chosen = tune(method, base, cache, seed=config.seeds[0])
+    else:
+      chosen = {k: v for k, v in base.items() if k != "_fixed"}
+    trials = chosen.pop("_trials", [])
+    chosen_by_method[method] = chosen
+    runs = []
+    for seed in config.seeds:
+      _log.info("%s seed %d", method, seed)
+      runs.append(cache.get(config_lib.TrainConfig.from_dict(
+          {**chosen, "seed": seed}), ["eval", "test"]))
+    results[method] = report.aggregate(runs, config.k)
+    results[method]["hyperparameters"] = chosen
+    results[method]["tuning"] = {"criterion": "validation overall NDCG@K",
+                                 "trials": trials}
+    if runs[0].gates:
+      gate_summaries += [r.gates for r in runs]
+  results["_protocol"] = {
+      "k": config.k, "seeds": list(config.seeds),
+      "head_fraction": config.head_fraction,
+      "excluded": "each user's own train and validation items",
+      "data_dir": os.path.abspath(config.data_dir)}
+  if gate_summaries:
+    mean_gates = {s: {e: float(np.mean([g[s][e] for g in gate_summaries]))
+                      for e in ("memorization", "generalization")}
+                  for s in ("head", "tail")}
+    results["_gates"] = mean_gates
+    plots.gates(mean_gates, os.path.join(config.out_dir, "gates.png"))
+  if config.gammas:
+    results["_gamma"] = _gamma_sweep(config, cache, chosen_by_method)
+    plots.gamma(config.gammas, results["_gamma"]["ndcg"],
+                os.path.join(config.out_dir, "gamma.png"), config.k)
+  _write_json(os.path.join(config.out_dir, "results.json"), results)
+  return results
+
+
+def _gamma_sweep(config: ExperimentConfig, cache: _RunCache,
+                 chosen: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+  """CDN's test NDCG@K per slice against γ, averaged over the seeds."""
+  base = chosen.get("cdn") or {**methods_lib.settings("cdn"),
+                               "epochs": config.epochs, **config.overrides}
+  ndcg: Dict[str, List[float]] = {s: [] for s in report.SLICES}
+  for gamma in config.gammas:
+    runs = [cache.get(config_lib.TrainConfig.from_dict(
+        {**base, "gamma": gamma, "seed": seed}), ["eval", "test"])
+            for seed in config.seeds]
+    for s in report.SLICES:
+      ndcg[s].append(float(np.mean([100 * r.metrics["test"][s]["ndcg"]
+                                    for r in runs])))
+  return {"gammas": list(config.gammas), "ndcg": ndcg}

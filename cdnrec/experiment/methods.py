@@ -1,0 +1,48 @@
+"""The methods `cdnrec experiment` compares, each a TrainConfig recipe.
+
+Every method shares the backbone (towers [256, 128, 64], 64-d embeddings,
+the same features) and the budget: `epochs` for one-stage methods, half and
+half for two-stage ones.
+"""
+
+import dataclasses
+from typing import Any, Dict, List
+
+# name -> fixed settings on top of the shared backbone.
+METHODS: Dict[str, Dict[str, Any]] = {
+    "two_tower": {"model": "two_tower"},
+    "cdn": {"model": "cdn"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+  """Hyperparameters searched on the validation split, one at a time in this
+  order (coordinate search), each value tried with the best of the others."""
+  axes: Dict[str, List[Any]]
+
+
+# The paper's ranges (appendix B.3), trimmed to what matters on small data.
+COMMON_AXES = {
+    "learning_rate": [0.01, 0.001],
+    "temperature": [0.05, 0.1, 0.2],
+}
+CDN_AXES = {
+    "gamma": [1.2, 1.5, 2.1, 3, 5, 10, 30],
+    "num_memorization_experts": [1, 2, 3],
+    "num_generalization_experts": [1, 2, 3],
+}
+
+
+def settings(method: str) -> Dict[str, Any]:
+  if method not in METHODS:
+    raise ValueError(f"unknown method {method!r}; choose from "
+                     f"{sorted(METHODS)}")
+  return dict(METHODS[method])
+
+
+def grid(method: str) -> Grid:
+  axes = dict(COMMON_AXES)
+  if settings(method)["model"] == "cdn":
+    axes.update(CDN_AXES)
+  return Grid(axes)

@@ -1,0 +1,57 @@
+"""One training run of one method on prepared data, evaluated in-process."""
+
+import dataclasses
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from cdnrec import features as F
+from components.evaluator import executor as evaluator
+from components.item_stats import executor as item_stats_executor
+from cdnrec.experiment import data as data_lib
+from models import config as config_lib
+from models import training
+
+
+@dataclasses.dataclass
+class RunResult:
+  config: Dict[str, Any]
+  metrics: Dict[str, Dict[str, Any]]   # split -> evaluator result
+  epoch_seconds: List[float]
+  gates: Optional[Dict[str, Dict[str, float]]] = None
+
+
+def gate_summary(trained: training.TrainedModel, item_ids: np.ndarray,
+                 item_rows) -> Optional[Dict[str, Dict[str, float]]]:
+  """Mean total gate weight on memorization vs generalization experts, for
+  head and tail items (the paper's Fig. 3); None without a gate."""
+  item_model = trained.built.item_model
+  if not hasattr(item_model, "gate_weights"):
+    return None
+  weights = item_model.gate_weights(
+      {F.ITEM_ID: tf.constant(item_ids.astype(str))}).numpy()
+  n1 = item_model.num_memorization
+  head = {r.item_id: r.is_head for r in item_rows}
+  is_head = np.array([head[i] for i in item_ids.astype(str)])
+  out = {}
+  for name, mask in (("head", is_head), ("tail", ~is_head)):
+    out[name] = {"memorization": float(weights[mask, :n1].sum(1).mean()),
+                 "generalization": float(weights[mask, n1:].sum(1).mean())}
+  return out
+
+
+def train_and_evaluate(prepared: data_lib.PreparedData,
+                       config: config_lib.TrainConfig, k: int,
+                       splits: Sequence[str] = ("eval", "test")) -> RunResult:
+  inputs = prepared.training_inputs()
+  trained = training.fit(inputs, config, verbose=0)
+  item_ids, item_vectors = trained.item_embeddings(inputs)
+  rows = item_stats_executor.load_item_rows(prepared.item_stats_uri)
+  metrics = {split: evaluator.evaluate_embeddings(
+      trained.embed_examples, item_ids, item_vectors, prepared.examples_uri,
+      rows, k, split) for split in splits}
+  result = RunResult(config.to_dict(), metrics, trained.epoch_seconds,
+                     gate_summary(trained, item_ids, rows))
+  tf.keras.backend.clear_session()
+  return result

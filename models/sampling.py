@@ -1,0 +1,50 @@
+"""Item probabilities for the batch-softmax corrections.
+
+Batch softmax samples each batch's candidates with probability q_j
+proportional to the item's frequency in the data the batch came from. The
+sampling-bias correction of Yi et al. (RecSys 2019, reference [28] of the
+CDN paper, the "batch softmax" it uses) subtracts log q_j from the logits so
+the model estimates the full softmax instead of one that penalizes popular
+items. The LogQ long-tail baseline (logit adjustment) instead *adds*
+w·log π_j in training, shifting scores towards tail items at serving.
+"""
+
+from typing import Dict
+
+import tensorflow as tf
+
+
+class ItemProbability(tf.keras.layers.Layer):
+  """item id -> frequency / total; unseen items get the smallest nonzero
+  probability so log() stays finite."""
+
+  def __init__(self, frequencies: Dict[str, int], **kwargs):
+    super().__init__(**kwargs)
+    total = float(sum(frequencies.values())) or 1.0
+    seen = {k: v for k, v in frequencies.items() if v > 0}
+    floor = (min(seen.values()) if seen else 1) / total
+    keys = list(seen) or [""]
+    values = [seen[k] / total for k in seen] or [floor]
+    self._table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(keys, tf.string), tf.constant(values, tf.float32)),
+        default_value=floor)
+
+  def call(self, item_ids: tf.Tensor) -> tf.Tensor:
+    return self._table.lookup(item_ids)
+
+
+class ItemWeight(tf.keras.layers.Layer):
+  """item id -> example weight (1 for items without one)."""
+
+  def __init__(self, weights: Dict[str, float], **kwargs):
+    super().__init__(**kwargs)
+    keys = list(weights) or [""]
+    values = [float(weights[k]) for k in weights] or [1.0]
+    self._table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(keys, tf.string), tf.constant(values, tf.float32)),
+        default_value=1.0)
+
+  def call(self, item_ids: tf.Tensor) -> tf.Tensor:
+    return self._table.lookup(item_ids)
