@@ -6,14 +6,15 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from cdnrec import features as F
+from models import loss as loss_lib
 
 
 class TwoTowerModel(tfrs.Model):
   """User tower x item tower, scored by a dot product.
 
-  The loss is the in-batch (sampled) softmax of tfrs.tasks.Retrieval: the
-  other items of the batch are the negatives, and a batch item equal to the
-  positive is not counted as a negative. With `item_probability`, logits get
+  The loss is the in-batch (sampled) softmax: the other items of the batch
+  are the negatives, and a batch item equal to the positive is not counted
+  as a negative (models/loss.py). With `item_probability`, logits get
   the sampling-bias correction −log q_j (models/sampling.py).
 
   The long-tail baselines reuse it: `item_weight` re-weights examples by
@@ -34,8 +35,7 @@ class TwoTowerModel(tfrs.Model):
     self._item_weight = item_weight
     self._prior = prior
     self._adjustment = adjustment
-    self.task = tfrs.tasks.Retrieval(temperature=temperature,
-                                     remove_accidental_hits=True)
+    self._temperature = temperature
 
   def use_item_probability(self, item_probability) -> None:
     """Switches the sampling distribution (NDP's second stage)."""
@@ -55,6 +55,5 @@ class TwoTowerModel(tfrs.Model):
       q = q / tf.pow(self._prior(ids), self._adjustment)
     weight = (self._item_weight(ids) if self._item_weight is not None and
               training else None)
-    return self.task(users, items, candidate_ids=ids,
-                     candidate_sampling_probability=q, sample_weight=weight,
-                     compute_metrics=False)
+    return loss_lib.batch_softmax_loss(users, items, self._temperature, q,
+                                       label_ids=[ids], sample_weight=weight)

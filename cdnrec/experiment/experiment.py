@@ -45,19 +45,37 @@ def _write_json(path: str, value) -> None:
   os.replace(tmp, path)
 
 
+def code_version() -> str:
+  """Hash of the code a run's result depends on, so edited models never
+  reuse stale results."""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))))
+  h = hashlib.sha256()
+  for folder in ("models", "components", "cdnrec"):
+    for dirpath, _, files in sorted(os.walk(os.path.join(root, folder))):
+      for name in sorted(files):
+        if name.endswith(".py"):
+          with open(os.path.join(dirpath, name), "rb") as f:
+            h.update(name.encode() + f.read())
+  return h.hexdigest()[:16]
+
+
 class _RunCache:
-  """Results of finished runs, one JSON file per distinct configuration."""
+  """Results of finished runs, one JSON file per distinct configuration and
+  code version."""
 
   def __init__(self, out_dir: str, prepared: data_lib.PreparedData, k: int):
     self._dir = os.path.join(out_dir, "runs")
     os.makedirs(self._dir, exist_ok=True)
     self._prepared = prepared
     self._k = k
+    self._code = code_version()
 
   def get(self, config: config_lib.TrainConfig,
           splits: Sequence[str]) -> run_lib.RunResult:
     key = json.dumps({"config": config.to_dict(), "k": self._k,
-                      "splits": list(splits)}, sort_keys=True)
+                      "splits": list(splits), "code": self._code},
+                     sort_keys=True)
     name = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = os.path.join(self._dir, f"{config.model}-{name}.json")
     if os.path.exists(path):

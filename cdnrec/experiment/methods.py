@@ -8,11 +8,11 @@ half for two-stage ones.
 import dataclasses
 from typing import Any, Dict, List
 
+from models import registry
+
 # name -> fixed settings on top of the shared backbone.
 METHODS: Dict[str, Dict[str, Any]] = {
-    "two_tower": {"model": "two_tower"},
-    "cdn": {"model": "cdn"},
-}
+    name: {"model": name} for name in registry.MODELS}
 
 
 @dataclasses.dataclass(frozen=True)

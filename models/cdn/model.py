@@ -8,7 +8,8 @@ batch softmax. `loss="joint"` (default) is the reading of Algorithm 1: the
 b-th main and b-th regularizer examples form one training pair, candidate j
 is the pair (i_m^j, i_r^j), and its logit for pair b is Eq. 5,
   s_bj = α x_m^b·y_m^j + (1 − α) x_r^b·y_r^j,
-under one softmax whose positive is j = b (both labels of Eq. 8 sit there).
+under one softmax whose positive is j = b (both labels of Eq. 8 sit there);
+another pair sharing pair b's main or regularizer item is not a negative.
 It is computed as one matrix product of [√α x_m, √(1−α) x_r] with
 [√α y_m, √(1−α) y_r]. `loss="separate"` is the other reading: two batch
 softmaxes, one per branch, weighted α and 1 − α.
@@ -24,6 +25,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from cdnrec import features as F
+from models import loss as loss_lib
 from models.cdn import adapter
 
 MAIN = "main"
@@ -58,10 +60,9 @@ class CdnModel(tfrs.Model):
     self._epochs = epochs
     self._alpha_unit = alpha_unit
     self._loss = loss
+    self._temperature = temperature
     self._q_main = q_main
     self._q_regularizer = q_regularizer
-    self.task = tfrs.tasks.Retrieval(temperature=temperature,
-                                     remove_accidental_hits=True)
 
   def alpha(self) -> tf.Tensor:
     return adapter.alpha_at_step(self.optimizer.iterations,
@@ -73,12 +74,10 @@ class CdnModel(tfrs.Model):
                    training: bool = False) -> tf.Tensor:
     if MAIN not in features:
       # Validation batches are plain examples: score the served branch only.
-      return self.task(self.user_model(features),
-                       self.item_model(features),
-                       candidate_ids=features[F.ITEM_ID],
-                       candidate_sampling_probability=_q(self._q_main,
-                                                         features),
-                       compute_metrics=False)
+      return loss_lib.batch_softmax_loss(
+          self.user_model(features), self.item_model(features),
+          self._temperature, _q(self._q_main, features),
+          label_ids=[features[F.ITEM_ID]])
     main, reg = features[MAIN], features[REGULARIZER]
     alpha = self.alpha()
     x_m = self.user_model(main, training=training)
@@ -87,22 +86,22 @@ class CdnModel(tfrs.Model):
     y_r = self.item_model(reg, training=training, branch=REGULARIZER)
     q_m, q_r = _q(self._q_main, main), _q(self._q_regularizer, reg)
     if self._loss == SEPARATE:
-      return (alpha * self.task(x_m, y_m, candidate_ids=main[F.ITEM_ID],
-                                candidate_sampling_probability=q_m,
-                                compute_metrics=False) +
-              (1.0 - alpha) * self.task(x_r, y_r,
-                                        candidate_ids=reg[F.ITEM_ID],
-                                        candidate_sampling_probability=q_r,
-                                        compute_metrics=False))
+      return (alpha * loss_lib.batch_softmax_loss(
+          x_m, y_m, self._temperature, q_m, label_ids=[main[F.ITEM_ID]]) +
+              (1.0 - alpha) * loss_lib.batch_softmax_loss(
+                  x_r, y_r, self._temperature, q_r,
+                  label_ids=[reg[F.ITEM_ID]]))
     a, b = tf.sqrt(alpha), tf.sqrt(1.0 - alpha)
     queries = tf.concat([a * x_m, b * x_r], axis=1)
     candidates = tf.concat([a * y_m, b * y_r], axis=1)
-    pair_ids = tf.strings.join([main[F.ITEM_ID], reg[F.ITEM_ID]], "\x1f")
     q = None
     if q_m is not None:
       q = tf.exp(alpha * tf.math.log(q_m) + (1.0 - alpha) * tf.math.log(q_r))
-    return self.task(queries, candidates, candidate_ids=pair_ids,
-                     candidate_sampling_probability=q, compute_metrics=False)
+    # A candidate pair sharing row b's main or regularizer item carries one
+    # of row b's two labels (Eq. 8): it is not a negative.
+    return loss_lib.batch_softmax_loss(
+        queries, candidates, self._temperature, q,
+        label_ids=[main[F.ITEM_ID], reg[F.ITEM_ID]])
 
 
 def _q(probability, features):
