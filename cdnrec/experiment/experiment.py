@@ -104,7 +104,10 @@ def tune(method: str, base: Dict[str, Any], cache: _RunCache,
     for value in values:
       settings = {k: v for k, v in chosen.items() if k != "_fixed"}
       settings.update({axis: value, "seed": seed})
-      result = cache.get(config_lib.TrainConfig.from_dict(settings), ["eval"])
+      # Test metrics are computed too (seconds) so the chosen seed-0 run is
+      # reused, but only validation decides.
+      result = cache.get(config_lib.TrainConfig.from_dict(settings),
+                         ["eval", "test"])
       scores.append(_validation_score(result))
       trials.append({"settings": {axis: value}, "validation_ndcg":
                      scores[-1]})

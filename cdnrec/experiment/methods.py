@@ -22,15 +22,21 @@ class Grid:
   axes: Dict[str, List[Any]]
 
 
-# The paper's ranges (appendix B.3), trimmed to what matters on small data.
+# The paper's ranges (appendix B.3), trimmed where a value never won on the
+# development data; `--set NAME=VALUE` fixes an axis and skips its search.
 COMMON_AXES = {
-    "learning_rate": [0.01, 0.001],
-    "temperature": [0.05, 0.1, 0.2],
+    "learning_rate": [0.001, 0.0001],
+    "temperature": [0.05, 0.1],
 }
-CDN_AXES = {
-    "gamma": [1.2, 1.5, 2.1, 3, 5, 10, 30],
+EXPERT_AXES = {
+    "expert_layers": [[64], [256, 128, 64]],
     "num_memorization_experts": [1, 2, 3],
     "num_generalization_experts": [1, 2, 3],
+}
+GAMMA_AXIS = {"gamma": [1.2, 1.5, 2.1, 3, 5, 10, 30]}
+METHOD_AXES = {
+    "logq": {"logq_weight": [0.1, 1, 10]},
+    "class_balance": {"class_balance_beta": [0.9, 0.99, 0.999, 0.9999]},
 }
 
 
@@ -42,7 +48,11 @@ def settings(method: str) -> Dict[str, Any]:
 
 
 def grid(method: str) -> Grid:
+  model = settings(method)["model"]
   axes = dict(COMMON_AXES)
-  if settings(method)["model"] == "cdn":
-    axes.update(CDN_AXES)
+  axes.update(METHOD_AXES.get(model, {}))
+  if model in ("cdn", "udn", "experts_balanced", "experts_headtail"):
+    axes.update(GAMMA_AXIS)
+  if model in ("cdn", "idn", "bdn"):
+    axes.update(EXPERT_AXES)
   return Grid(axes)
