@@ -3,6 +3,7 @@
   cdnrec run    generate or read data, run the whole pipeline, push a model
                 and answer a sample query with it in a fresh process
   cdnrec experiment  compare methods over seeds (the paper's tables)
+  cdnrec stats  the dataset's users, items, sparsity, imbalance, head/tail
   cdnrec query  ask a pushed model for one user's top items
 """
 
@@ -31,17 +32,61 @@ def _add_size_flags(parser: argparse.ArgumentParser) -> None:
   group.add_argument("--data-seed", type=int, default=d.seed)
 
 
+DATA_CHOICES = ["synthetic", "movielens-100k", "movielens-1m",
+                "movielens-csv", "bookcrossing", "recbole", "tfds", "table"]
+
+
+def _add_data_flags(parser: argparse.ArgumentParser,
+                    synthetic: bool = True) -> None:
+  choices = DATA_CHOICES if synthetic else DATA_CHOICES[1:]
+  parser.add_argument(
+      "--data", default="synthetic" if synthetic else None,
+      required=not synthetic, choices=choices,
+      help="dataset layout; all but synthetic read --data-dir")
+  parser.add_argument("--data-dir", help="the dataset's folder")
+  parser.add_argument("--max-bad-rows", type=int, default=0,
+                      help="malformed or dangling rows to skip before failing")
+  parser.add_argument("--table-config",
+                      help="JSON column mapping for --data table")
+  parser.add_argument("--columns",
+                      help="inline column mapping for --data table, e.g. "
+                           "interactions=log.csv,user_id=uid,item_id=iid,"
+                           "timestamp=ts,item:genres=token_seq")
+  parser.add_argument("--tfds-name", default="movielens/100k-ratings",
+                      help="TFDS dataset for --data tfds")
+  parser.add_argument("--head-fraction", type=float, default=None,
+                      help="share of items that are head (default 0.2; "
+                           "0.001 for bookcrossing, as the paper)")
+
+
+def _reader_config(args) -> Dict:
+  if args.data == "table":
+    if args.table_config:
+      with open(args.table_config) as f:
+        return json.load(f)
+    if args.columns:
+      from cdnrec.data.readers import table
+      return table.parse_columns(args.columns)
+    raise SystemExit("error: --data table needs --table-config or --columns")
+  if args.data == "tfds":
+    return {"dataset": args.tfds_name}
+  return {}
+
+
+def _head_fraction(args) -> float:
+  from cdnrec.data import readers
+  if args.head_fraction is not None:
+    return args.head_fraction
+  return readers.HEAD_FRACTION.get(args.data, 0.2)
+
+
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="cdnrec", description=__doc__,
                                    formatter_class=argparse.RawTextHelpFormatter)
   sub = parser.add_subparsers(dest="command", required=True)
 
   run = sub.add_parser("run", help="run the whole pipeline locally")
-  run.add_argument("--data", default="synthetic",
-                   choices=["synthetic", "recbole"],
-                   help="synthetic: generated long-tail logs (default); "
-                        "recbole: RecBole atomic files in --data-dir")
-  run.add_argument("--data-dir", help="dataset folder (for --data recbole)")
+  _add_data_flags(run)
   run.add_argument("--output", default="runs/default",
                    help="folder for data, artifacts, metadata and serving")
   run.add_argument("--model", default="two_tower", choices=["cdn", "two_tower"],
@@ -52,7 +97,6 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="any other training setting of models/config.py, "
                         "repeatable (e.g. --set gamma=5 --set temperature=0.1)")
-  run.add_argument("--head-fraction", type=float, default=0.2)
   run.add_argument("--top-k", type=int, default=50,
                    help="K of the evaluation's HR@K / NDCG@K")
   run.add_argument("--seed", type=int, default=0)
@@ -65,21 +109,23 @@ def _parser() -> argparse.ArgumentParser:
 
   exp = sub.add_parser("experiment",
                        help="compare methods over seeds, the paper's tables")
-  exp.add_argument("--data", default="recbole", choices=["recbole"])
-  exp.add_argument("--data-dir", required=True)
+  _add_data_flags(exp, synthetic=False)
   exp.add_argument("--methods", default="cdn,two_tower",
                    help="comma-separated method names")
   exp.add_argument("--seeds", default="0,1,2,3,4")
   exp.add_argument("--out", required=True, help="folder for results")
   exp.add_argument("--epochs", type=int, default=40)
   exp.add_argument("--top-k", type=int, default=50)
-  exp.add_argument("--head-fraction", type=float, default=0.2)
   exp.add_argument("--no-tune", action="store_true",
                    help="skip the validation search; use defaults and --set")
   exp.add_argument("--gammas", default="",
                    help="comma-separated γ values for gamma.png")
   exp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="fix a training setting for every method")
+
+  stats = sub.add_parser("stats", help="the dataset's Table 7 figures")
+  _add_data_flags(stats, synthetic=False)
+  stats.add_argument("--json", action="store_true", help="print JSON")
 
   query = sub.add_parser("query", help="top items for one user")
   query.add_argument("--model-dir", required=True,
@@ -144,20 +190,24 @@ def _parse_value(text: str):
 
 def _run(args) -> int:
   from pipeline import local_runner
+  data_format = "recbole"
   if args.data == "synthetic":
     data_dir = _synthetic_data(args)
   else:
     if not args.data_dir:
-      print("error: --data recbole needs --data-dir PATH", file=sys.stderr)
+      print(f"error: --data {args.data} needs --data-dir PATH",
+            file=sys.stderr)
       return 2
-    data_dir = args.data_dir
+    data_dir, data_format = args.data_dir, args.data
   train_config = {"model": args.model, "epochs": args.epochs,
                   "batch_size": args.batch_size,
                   "learning_rate": args.learning_rate, "seed": args.seed}
   train_config.update(_settings(args.set))
   paths = local_runner.run(
       args.output, data_dir, train_config=train_config,
-      head_fraction=args.head_fraction, top_k=args.top_k, seed=args.seed,
+      head_fraction=_head_fraction(args), top_k=args.top_k, seed=args.seed,
+      data_format=data_format, max_bad_rows=args.max_bad_rows,
+      reader_config=_reader_config(args),
       beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
 
   from serving import model as serving_model
@@ -225,11 +275,14 @@ def _experiment(args) -> int:
   handler.setFormatter(logging.Formatter("[cdnrec] %(message)s"))
   logger.addHandler(handler)
   logger.propagate = False
+  if not args.data_dir:
+    raise SystemExit(f"error: --data {args.data} needs --data-dir PATH")
   config = experiment.ExperimentConfig(
-      data_dir=args.data_dir, out_dir=args.out,
+      data_dir=args.data_dir, out_dir=args.out, data_format=args.data,
+      max_bad_rows=args.max_bad_rows, reader_config=_reader_config(args),
       methods=[m for m in args.methods.split(",") if m],
       seeds=[int(s) for s in args.seeds.split(",") if s],
-      epochs=args.epochs, k=args.top_k, head_fraction=args.head_fraction,
+      epochs=args.epochs, k=args.top_k, head_fraction=_head_fraction(args),
       tune=not args.no_tune,
       gammas=[float(g) for g in args.gammas.split(",") if g],
       overrides=_settings(args.set))
@@ -245,8 +298,38 @@ def _experiment(args) -> int:
   return 0
 
 
+def _stats(args) -> int:
+  from cdnrec.data import readers
+  from cdnrec.data import stats
+  if not args.data_dir:
+    raise SystemExit(f"error: --data {args.data} needs --data-dir PATH")
+  tables, report = readers.make(args.data, _reader_config(args)).read(
+      args.data_dir, readers.ReadOptions(args.max_bad_rows))
+  result = stats.compute(tables, _head_fraction(args))
+  if args.json:
+    import dataclasses
+    print(json.dumps({**dataclasses.asdict(result),
+                      "bad_rows": report.bad_rows}, indent=2))
+    return 0
+  print(f"{args.data} in {args.data_dir} (head = top "
+        f"{100 * _head_fraction(args):g}% of items by train frequency; "
+        f"leave-one-out split):")
+  print(result.table())
+  if report.bad_rows:
+    print(f"skipped {report.bad_rows} bad rows, e.g. {report.bad_examples[0]}")
+  for note in report.notes:
+    print(note)
+  return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = _parser().parse_args(argv)
+  if args.command == "stats":
+    try:
+      return _stats(args)
+    except ValueError as e:  # DataFormatError: the message says it all
+      print(f"error: {e}", file=sys.stderr)
+      return 2
   if args.command == "run":
     return _run(args)
   if args.command == "experiment":

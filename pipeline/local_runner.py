@@ -33,7 +33,8 @@ class LocalPaths:
 def run(output_dir: str, data_dir: str,
         train_config: Optional[Dict[str, Any]] = None,
         head_fraction: float = configs.HEAD_FRACTION, top_k: int = 50,
-        seed: int = configs.SEED,
+        seed: int = configs.SEED, data_format: str = "recbole",
+        max_bad_rows: int = 0, reader_config: Optional[Dict] = None,
         beam_pipeline_args: Optional[List[str]] = None,
         enable_cache: bool = True) -> LocalPaths:
   paths = LocalPaths(os.path.abspath(output_dir))
@@ -48,6 +49,9 @@ def run(output_dir: str, data_dir: str,
       head_fraction=head_fraction,
       top_k=top_k,
       seed=seed,
+      data_format=data_format,
+      max_bad_rows=max_bad_rows,
+      reader_config=reader_config,
       beam_pipeline_args=beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
       metadata_connection_config=(
           tfx.orchestration.metadata.sqlite_metadata_connection_config(

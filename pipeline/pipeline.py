@@ -27,6 +27,9 @@ def create_pipeline(
     head_fraction: float = 0.2,
     top_k: int = 50,
     seed: int = 0,
+    data_format: str = "recbole",
+    max_bad_rows: int = 0,
+    reader_config: Optional[Dict[str, Any]] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
@@ -37,19 +40,24 @@ def create_pipeline(
   Args:
     pipeline_name: name in ML Metadata.
     pipeline_root: where artifacts are written.
-    data_dir: a RecBole atomic dataset folder.
+    data_dir: the dataset's folder, in the layout data_format names.
     serving_model_dir: the Pusher writes `<serving_model_dir>/<version>/`.
     run_fn: dotted path of the Trainer's run_fn.
     train_config: models.config.TrainConfig fields.
     head_fraction: share of items that are head.
     top_k: K of the HR@K / NDCG@K evaluation.
     seed: seeds splits without timestamps and the Ω_r down-sampling.
+    data_format: reader of cdnrec.data.readers (recbole, movielens-1m, ...).
+    max_bad_rows: malformed or dangling input rows to skip before failing.
+    reader_config: table mapping, or {"dataset": ...} for tfds.
     beam_pipeline_args: passed to every Beam-based component.
     metadata_connection_config: ML Metadata store; None lets the runner
       decide (Kubeflow/Vertex provide their own).
     enable_cache: reuse outputs of unchanged components.
   """
-  example_gen = LeaveOneOutExampleGen(data_dir=data_dir, seed=seed)
+  example_gen = LeaveOneOutExampleGen(
+      data_dir=data_dir, seed=seed, data_format=data_format,
+      max_bad_rows=max_bad_rows, reader_config=reader_config)
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs["examples"])
   schema_gen = tfx.components.SchemaGen(

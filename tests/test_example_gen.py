@@ -46,7 +46,7 @@ def _write(directory, name="toy", inter=INTER, item=ITEM, user=USER):
   return directory
 
 
-def _run(tmp_path, data_dir):
+def _run(tmp_path, data_dir, max_bad_rows=1):
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / "examples")
   catalog = artifacts.ItemCatalog()
@@ -54,7 +54,8 @@ def _run(tmp_path, data_dir):
   os.makedirs(catalog.uri, exist_ok=True)
   executor.Executor().Do({}, {"examples": [examples],
                               "item_catalog": [catalog]},
-                         {"data_dir": data_dir, "seed": 0})
+                         {"data_dir": data_dir, "seed": 0,
+                          "max_bad_rows": max_bad_rows})
   return examples, catalog
 
 
@@ -107,17 +108,24 @@ def test_leave_one_out_splits_and_features(tmp_path):
 def test_unknown_item_is_named_with_its_line(tmp_path):
   data = _write(str(tmp_path / "data"),
                 inter=INTER + "u3\tm9\t4\t20\n")
-  with pytest.raises(Exception, match=r"toy\.inter, line 11, field "
-                     r"'item_id': item 'm9' is not in .*toy\.item"):
+  # max_bad_rows=1 is used up by the duplicate (u1, m2) at line 9.
+  with pytest.raises(Exception, match=r"toy\.inter, line 11: field "
+                     r"'item_id': item 'm9' is not in the item file"):
     _run(tmp_path, data)
 
 
 def test_malformed_row_is_named_with_its_line(tmp_path):
   data = _write(str(tmp_path / "data"),
                 inter=INTER + "u3\tm2\tfive\t20\n")
-  with pytest.raises(Exception, match=r"line 11, field 'rating': expected "
+  with pytest.raises(Exception, match=r"line 11: field 'rating': expected "
                      r"float, got 'five'"):
     _run(tmp_path, data)
+
+
+def test_duplicates_fail_unless_tolerated(tmp_path):
+  with pytest.raises(atomic.DataFormatError, match=r"duplicate interaction "
+                     r"\('u1', 'm2'\), first at line 3"):
+    _run(tmp_path, _write(str(tmp_path / "data")), max_bad_rows=0)
 
 
 def test_bad_header_is_refused_before_any_work(tmp_path):

@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def experiment_out(tiny_data_dir, tmp_path_factory):
   out = str(tmp_path_factory.mktemp("experiment"))
   result = subprocess.run(
-      [sys.executable, "-m", "cdnrec.cli", "experiment", "--data-dir",
+      [sys.executable, "-m", "cdnrec.cli", "experiment", "--data", "recbole",
+       "--data-dir",
        tiny_data_dir, "--methods", "two_tower,cdn", "--seeds", "0,1",
        "--epochs", "2", "--no-tune", "--set", "batch_size=128",
        "--gammas", "1.5,3", "--out", out],

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import shutil
+from typing import Dict, Optional
 
 from tfx.types import standard_artifacts
 
@@ -55,12 +56,16 @@ def _artifact(cls, uri):
 
 
 def prepare(data_dir: str, out_dir: str, head_fraction: float,
-            seed: int = 0) -> PreparedData:
+            seed: int = 0, data_format: str = "recbole",
+            max_bad_rows: int = 0,
+            reader_config: Optional[Dict] = None) -> PreparedData:
   """Leave-one-out examples, item catalog, item stats and Ω_r of data_dir."""
   root = os.path.join(out_dir, "artifacts")
   key = {"data_dir": os.path.abspath(data_dir),
          "fingerprint": example_gen_component.fingerprint(data_dir),
-         "head_fraction": head_fraction, "seed": seed}
+         "head_fraction": head_fraction, "seed": seed,
+         "data_format": data_format, "max_bad_rows": max_bad_rows,
+         "reader_config": reader_config or {}}
   marker = os.path.join(root, _MARKER)
   if os.path.exists(marker):
     with open(marker) as f:
@@ -76,7 +81,10 @@ def prepare(data_dir: str, out_dir: str, head_fraction: float,
   context = example_gen.Executor.Context(beam_pipeline_args=_BEAM_ARGS)
   example_gen.Executor(context).Do(
       {}, {"examples": [examples], "item_catalog": [catalog]},
-      {example_gen.DATA_DIR: data_dir, example_gen.SEED: seed})
+      {example_gen.DATA_DIR: data_dir, example_gen.SEED: seed,
+       example_gen.DATA_FORMAT: data_format,
+       example_gen.MAX_BAD_ROWS: max_bad_rows,
+       example_gen.READER_CONFIG: json.dumps(reader_config or {})})
   item_stats.Executor(context).Do(
       {"examples": [examples], "item_catalog": [catalog]},
       {"item_stats": [stats], "rebalanced_examples": [rebalanced]},

@@ -35,6 +35,9 @@ class ExperimentConfig:
   head_fraction: float = 0.2
   tune: bool = True
   gammas: Sequence[float] = ()
+  data_format: str = "recbole"
+  max_bad_rows: int = 0
+  reader_config: Dict[str, Any] = dataclasses.field(default_factory=dict)
   overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -122,7 +125,10 @@ def tune(method: str, base: Dict[str, Any], cache: _RunCache,
 def run(config: ExperimentConfig) -> Dict[str, Any]:
   os.makedirs(config.out_dir, exist_ok=True)
   prepared = data_lib.prepare(config.data_dir, config.out_dir,
-                              config.head_fraction)
+                              config.head_fraction,
+                              data_format=config.data_format,
+                              max_bad_rows=config.max_bad_rows,
+                              reader_config=config.reader_config)
   cache = _RunCache(config.out_dir, prepared, config.k)
   results: Dict[str, Any] = {}
   gate_summaries = []

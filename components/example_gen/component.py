@@ -1,4 +1,8 @@
-"""LeaveOneOutExampleGen: RecBole atomic files -> train/eval/test tf.Examples.
+"""LeaveOneOutExampleGen: a dataset -> train/eval/test tf.Examples.
+
+The dataset is read by the reader `data_format` names (MovieLens, Book-
+Crossing, RecBole atomic files, TFDS, any table) and checked; bad rows fail
+the run unless `max_bad_rows` tolerates them.
 
 Per user, the latest interaction is test, the second latest eval, the rest
 train (ties broken by the item's first appearance in the log; users with
@@ -9,8 +13,9 @@ items no user touched in train.
 """
 
 import hashlib
+import json
 import os
-from typing import Optional
+from typing import Dict, Optional
 
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
@@ -23,12 +28,18 @@ from components.example_gen import executor
 
 
 def fingerprint(data_dir: str) -> str:
-  """Changes whenever a file in data_dir does, so caching never serves a
+  """Changes whenever a file under data_dir does, so caching never serves a
   stale split of edited data."""
+  if not os.path.isdir(data_dir):
+    raise FileNotFoundError(f"{data_dir}: no such data directory")
   h = hashlib.sha256()
-  for name in sorted(os.listdir(data_dir)):
-    st = os.stat(os.path.join(data_dir, name))
-    h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+  for dirpath, dirnames, files in os.walk(data_dir):
+    dirnames.sort()
+    for name in sorted(files):
+      path = os.path.join(dirpath, name)
+      st = os.stat(path)
+      rel = os.path.relpath(path, data_dir)
+      h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
   return h.hexdigest()
 
 
@@ -36,6 +47,9 @@ class LeaveOneOutExampleGenSpec(component_spec.ComponentSpec):
   PARAMETERS = {
       executor.DATA_DIR: component_spec.ExecutionParameter(type=str),
       executor.SEED: component_spec.ExecutionParameter(type=int),
+      executor.DATA_FORMAT: component_spec.ExecutionParameter(type=str),
+      executor.MAX_BAD_ROWS: component_spec.ExecutionParameter(type=int),
+      executor.READER_CONFIG: component_spec.ExecutionParameter(type=str),
       "input_fingerprint": component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {}
@@ -54,15 +68,23 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, data_dir: str, seed: int = 0,
+               data_format: str = "recbole", max_bad_rows: int = 0,
+               reader_config: Optional[Dict] = None,
                input_fingerprint: Optional[str] = None):
     """Args:
-      data_dir: folder with `<name>.inter` and optional `.item`, `.user`.
+      data_dir: the dataset's folder, in the layout data_format names.
       seed: orders interactions of datasets without timestamps.
+      data_format: a reader of cdnrec.data.readers (movielens-1m,
+        bookcrossing, recbole, table, ...).
+      max_bad_rows: malformed or dangling rows to skip before failing.
+      reader_config: the table mapping, or {"dataset": ...} for tfds.
       input_fingerprint: defaults to a hash of the files' names, sizes and
         modification times, computed when the pipeline is built.
     """
     spec = LeaveOneOutExampleGenSpec(
-        data_dir=data_dir, seed=seed,
+        data_dir=data_dir, seed=seed, data_format=data_format,
+        max_bad_rows=max_bad_rows,
+        reader_config=json.dumps(reader_config or {}, sort_keys=True),
         input_fingerprint=input_fingerprint or fingerprint(data_dir),
         examples=channel.Channel(type=standard_artifacts.Examples),
         item_catalog=channel.Channel(type=artifacts.ItemCatalog))

@@ -2,6 +2,7 @@
 tf.Examples per split and the item catalog."""
 
 import json
+import logging
 import os
 from typing import Any, Dict, List
 
@@ -12,12 +13,18 @@ from tfx.types import artifact_utils
 
 from cdnrec import features as F
 from cdnrec.data import atomic
+from cdnrec.data import readers
 from components import artifacts
 from components import example_io
 from components.example_gen import split as loo
 
+_log = logging.getLogger("cdnrec.example_gen")
+
 DATA_DIR = "data_dir"
 SEED = "seed"
+DATA_FORMAT = "data_format"
+MAX_BAD_ROWS = "max_bad_rows"
+READER_CONFIG = "reader_config"
 
 
 def _numbered_rows(path: str, fields):
@@ -62,11 +69,25 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    dataset = atomic.locate(exec_properties[DATA_DIR])
-    feature_config = F.from_dataset(dataset)
     seed = int(exec_properties.get(SEED) or 0)
     examples = artifact_utils.get_single_instance(output_dict["examples"])
     catalog = artifact_utils.get_single_instance(output_dict["item_catalog"])
+    # Every source is first read, checked and rewritten as canonical atomic
+    # files inside the catalog artifact, which is published only when the
+    # whole component succeeds.
+    dataset, report = readers.convert(
+        exec_properties.get(DATA_FORMAT) or "recbole",
+        exec_properties[DATA_DIR], os.path.join(catalog.uri, "source"),
+        readers.ReadOptions(int(exec_properties.get(MAX_BAD_ROWS) or 0)),
+        json.loads(exec_properties.get(READER_CONFIG) or "{}"))
+    with open(os.path.join(catalog.uri, "read_report.json"), "w") as f:
+      f.write(readers.report_json(report))
+    if report.bad_rows:
+      _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
+                   report.bad_rows, "; ".join(report.bad_examples))
+    for note in report.notes:
+      _log.info("%s", note)
+    feature_config = F.from_dataset(dataset)
     inter_path = dataset.inter_path
     has_ts = dataset.has_timestamp
 
@@ -174,4 +195,5 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       f.write(feature_config.to_json())
     with open(os.path.join(catalog.uri, "source.json"), "w") as f:
       json.dump({"data_dir": exec_properties[DATA_DIR],
+                 "data_format": exec_properties.get(DATA_FORMAT) or "recbole",
                  "dataset": dataset.name}, f)

@@ -1,0 +1,193 @@
+"""MovieLens in its GroupLens layouts: 100K, 1M and the CSV releases
+(ml-latest, ml-latest-small, 20M, 25M, 32M).
+
+Features follow the paper's Table 7: user gender, occupation, zip code and
+age; item title (tokens), genres and year (parsed from the title).
+"""
+
+import csv
+import re
+from typing import List, Optional, Tuple
+
+from cdnrec.data import atomic
+from cdnrec.data.readers import base
+
+GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's",
+               "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+               "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+               "Sci-Fi", "Thriller", "War", "Western")
+_YEAR = re.compile(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
+_WORD = re.compile(r"[a-z0-9]+")
+
+ITEM_FIELDS = (atomic.Field("title", atomic.FieldType.TOKEN_SEQ),
+               atomic.Field("genres", atomic.FieldType.TOKEN_SEQ),
+               atomic.Field("year", atomic.FieldType.TOKEN))
+USER_FIELDS = (atomic.Field("gender", atomic.FieldType.TOKEN),
+               atomic.Field("occupation", atomic.FieldType.TOKEN),
+               atomic.Field("zip", atomic.FieldType.TOKEN),
+               atomic.Field("age", atomic.FieldType.TOKEN))
+
+
+def title_year(title: str) -> Tuple[List[str], str]:
+  """('Toy Story (1995)') -> (['toy', 'story'], '1995')."""
+  match = _YEAR.search(title)
+  year = match.group(1) if match else ""
+  bare = title[:match.start()] if match else title
+  return _WORD.findall(bare.lower()), year
+
+
+def _genre_tokens(genres: List[str]) -> List[str]:
+  return [g.replace(" ", "_") for g in genres
+          if g and g != "(no genres listed)"]
+
+
+def _parse_rating(path, number, user, item, rating, timestamp, bad):
+  """(user, item, timestamp) or None after recording why it is bad."""
+  if not user or not item:
+    bad.add(path, number, "field 'user_id'/'item_id': empty id")
+    return None
+  try:
+    float(rating)
+  except ValueError:
+    bad.add(path, number, f"field 'rating': expected a number, got "
+            f"{rating!r}")
+    return None
+  ts: Optional[float] = None
+  if timestamp is not None:
+    try:
+      ts = float(timestamp)
+    except ValueError:
+      bad.add(path, number, f"field 'timestamp': expected seconds since "
+              f"1970, got {timestamp!r}")
+      return None
+  return user, item, ts
+
+
+def _split_lines(path: str, separator: str, encoding: str, columns: int,
+                 names: str, bad: base.BadRows):
+  """(line number, fields) of each well-formed line of a separated file."""
+  base.decode_check(path, encoding)
+  with base.open_text(path, encoding) as f:
+    for number, line in enumerate(f, start=1):
+      line = line.rstrip("\r\n")
+      if not line.strip():
+        continue
+      fields = line.split(separator)
+      if len(fields) != columns:
+        bad.add(path, number, f"expected {columns} {separator!r}-separated "
+                f"fields ({names}), got {len(fields)}")
+        continue
+      yield number, fields
+
+
+class MovieLens100K(base.Reader):
+  name = "movielens-100k"
+  files = ("u.data", "u.item", "u.user")
+
+  def read(self, source_dir, options):
+    bad = base.BadRows(options)
+    tables = base.Tables("ml-100k", ITEM_FIELDS, USER_FIELDS)
+    ratings = base.require_file(source_dir, "u.data", "rating file "
+                                "(user<TAB>item<TAB>rating<TAB>timestamp)")
+    items = base.require_file(source_dir, "u.item", "movie file")
+    users = base.require_file(source_dir, "u.user", "user file")
+    for number, f in _split_lines(items, "|", "latin-1", 24,
+                                  "id|title|release|video|url|19 genre flags",
+                                  bad):
+      flags = f[5:]
+      if any(v not in ("0", "1") for v in flags):
+        bad.add(items, number, "genre flags: expected 19 values of 0 or 1")
+        continue
+      words, year = title_year(f[1])
+      genres = [g for g, v in zip(GENRES_100K, flags) if v == "1"]
+      tables.items[f[0]] = {"title": words, "genres": _genre_tokens(genres),
+                            "year": year or f[2][-4:]}
+    for number, f in _split_lines(users, "|", "latin-1", 5,
+                                  "id|age|gender|occupation|zip", bad):
+      tables.users[f[0]] = {"age": f[1], "gender": f[2], "occupation": f[3],
+                            "zip": f[4]}
+    for number, f in _split_lines(ratings, "\t", "latin-1", 4,
+                                  "user, item, rating, timestamp", bad):
+      row = _parse_rating(ratings, number, *f, bad)
+      if row:
+        tables.interactions.append((*row, ratings, number))
+    return base.finish(tables, bad, options)
+
+
+class MovieLens1M(base.Reader):
+  name = "movielens-1m"
+  files = ("ratings.dat", "movies.dat", "users.dat")
+
+  def read(self, source_dir, options):
+    bad = base.BadRows(options)
+    tables = base.Tables("ml-1m", ITEM_FIELDS, USER_FIELDS)
+    ratings = base.require_file(source_dir, "ratings.dat",
+                                "rating file (UserID::MovieID::Rating::"
+                                "Timestamp)")
+    movies = base.require_file(source_dir, "movies.dat", "movie file")
+    users = base.require_file(source_dir, "users.dat", "user file")
+    for number, f in _split_lines(movies, "::", "latin-1", 3,
+                                  "MovieID::Title::Genres", bad):
+      words, year = title_year(f[1])
+      tables.items[f[0]] = {"title": words, "year": year,
+                            "genres": _genre_tokens(f[2].split("|"))}
+    for number, f in _split_lines(users, "::", "latin-1", 5,
+                                  "UserID::Gender::Age::Occupation::Zip-code",
+                                  bad):
+      tables.users[f[0]] = {"gender": f[1], "age": f[2], "occupation": f[3],
+                            "zip": f[4]}
+    for number, f in _split_lines(ratings, "::", "latin-1", 4,
+                                  "UserID::MovieID::Rating::Timestamp", bad):
+      row = _parse_rating(ratings, number, *f, bad)
+      if row:
+        tables.interactions.append((*row, ratings, number))
+    return base.finish(tables, bad, options)
+
+
+def _csv_rows(path: str, expected: Tuple[str, ...], bad: base.BadRows):
+  """(line number, dict) per CSV record, checking the header."""
+  base.decode_check(path, "utf-8")
+  with base.open_text(path, "utf-8") as f:
+    reader = csv.reader(f)
+    header = next(reader, None)
+    if header is None or any(c not in header for c in expected):
+      raise base.DataFormatError(
+          f"{path}, line 1: header {header} lacks columns "
+          f"{[c for c in expected if c not in (header or [])]}; expected a "
+          f"comma-separated header with {list(expected)}")
+    for record in reader:
+      number = reader.line_num
+      if not record:
+        continue
+      if len(record) != len(header):
+        bad.add(path, number, f"expected {len(header)} comma-separated "
+                f"fields {header}, got {len(record)}")
+        continue
+      yield number, dict(zip(header, record))
+
+
+class MovieLensCsv(base.Reader):
+  """ml-latest(-small), 20M, 25M, 32M: no user file, so no user features."""
+  name = "movielens-csv"
+  files = ("ratings.csv", "movies.csv")
+
+  def read(self, source_dir, options):
+    bad = base.BadRows(options)
+    tables = base.Tables("ml-csv", ITEM_FIELDS, ())
+    ratings = base.require_file(source_dir, "ratings.csv", "rating file "
+                                "(userId,movieId,rating,timestamp)")
+    movies = base.require_file(source_dir, "movies.csv", "movie file "
+                               "(movieId,title,genres)")
+    for number, r in _csv_rows(movies, ("movieId", "title", "genres"), bad):
+      words, year = title_year(r["title"])
+      tables.items[r["movieId"]] = {"title": words, "year": year,
+                                    "genres": _genre_tokens(
+                                        r["genres"].split("|"))}
+    for number, r in _csv_rows(
+        ratings, ("userId", "movieId", "rating", "timestamp"), bad):
+      row = _parse_rating(ratings, number, r["userId"], r["movieId"],
+                          r["rating"], r["timestamp"], bad)
+      if row:
+        tables.interactions.append((*row, ratings, number))
+    return base.finish(tables, bad, options,
+                       ["no user file in this layout: users have ids only"])
