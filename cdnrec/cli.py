@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="any other training setting of models/config.py, "
                         "repeatable (e.g. --set gamma=5 --set temperature=0.1)")
+  run.add_argument("--schema", help="a curated schema.pbtxt; the run fails "
+                   "on any anomaly against it (default: inferred)")
   run.add_argument("--top-k", type=int, default=50,
                    help="K of the evaluation's HR@K / NDCG@K")
   run.add_argument("--seed", type=int, default=0)
@@ -207,7 +209,7 @@ def _run(args) -> int:
       args.output, data_dir, train_config=train_config,
       head_fraction=_head_fraction(args), top_k=args.top_k, seed=args.seed,
       data_format=data_format, max_bad_rows=args.max_bad_rows,
-      reader_config=_reader_config(args),
+      reader_config=_reader_config(args), schema_path=args.schema,
       beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
 
   from serving import model as serving_model

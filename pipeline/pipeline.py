@@ -1,6 +1,7 @@
 """The CDN retrieval pipeline as one pure function.
 
 ExampleGen (leave-one-out) -> StatisticsGen -> SchemaGen -> ExampleValidator
+                           -> AnomaliesCheck (fails the run on anomalies)
                            -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
                            -> CdnTrainer -> RetrievalEvaluator -> Pusher
 No paths or orchestrator are hard-coded: runners pass them in.
@@ -11,6 +12,7 @@ from typing import Any, Dict, List, Optional
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
+from components.anomalies import AnomaliesCheck
 from components.evaluator import RetrievalEvaluator
 from components.example_gen import LeaveOneOutExampleGen
 from components.item_stats import ItemStatsGen
@@ -30,6 +32,7 @@ def create_pipeline(
     data_format: str = "recbole",
     max_bad_rows: int = 0,
     reader_config: Optional[Dict[str, Any]] = None,
+    schema_path: Optional[str] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
@@ -50,6 +53,8 @@ def create_pipeline(
     data_format: reader of cdnrec.data.readers (recbole, movielens-1m, ...).
     max_bad_rows: malformed or dangling input rows to skip before failing.
     reader_config: table mapping, or {"dataset": ...} for tfds.
+    schema_path: a curated schema.pbtxt to validate against; None infers
+      one from the data (SchemaGen).
     beam_pipeline_args: passed to every Beam-based component.
     metadata_connection_config: ML Metadata store; None lets the runner
       decide (Kubeflow/Vertex provide their own).
@@ -60,12 +65,17 @@ def create_pipeline(
       max_bad_rows=max_bad_rows, reader_config=reader_config)
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs["examples"])
-  schema_gen = tfx.components.SchemaGen(
-      statistics=statistics_gen.outputs["statistics"],
-      infer_feature_shape=False)
+  if schema_path:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+  else:
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"],
+        infer_feature_shape=False)
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"],
       schema=schema_gen.outputs["schema"])
+  anomalies_check = AnomaliesCheck(
+      anomalies=example_validator.outputs["anomalies"])
   item_stats = ItemStatsGen(
       examples=example_gen.outputs["examples"],
       item_catalog=example_gen.outputs["item_catalog"],
@@ -78,6 +88,8 @@ def create_pipeline(
       rebalanced_examples=item_stats.outputs["rebalanced_examples"],
       run_fn=run_fn,
       custom_config=train_config or {})
+  # No model is trained on data that breaks the schema.
+  trainer.add_upstream_node(anomalies_check)
   evaluator = RetrievalEvaluator(
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
@@ -92,7 +104,7 @@ def create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
-                  item_stats, trainer, evaluator, pusher],
+                  anomalies_check, item_stats, trainer, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args)

@@ -34,6 +34,16 @@ def _write_inputs(root):
       for u in range(count):
         w.write(example_io.interaction_example(f"u{u}", item, 1.0 + u,
                                                INDEX[item], {}, {}))
+  # Held out: eval u0 -> f; test u0 -> c, u1 -> a, u2 -> f.
+  for split, pairs in (("eval", [("u0", "f")]),
+                       ("test", [("u0", "c"), ("u1", "a"), ("u2", "f")])):
+    os.makedirs(example_io.split_dir(examples.uri, split))
+    with tf.io.TFRecordWriter(os.path.join(
+        example_io.split_dir(examples.uri, split), "data_tfrecord-0.gz"),
+                              options) as w:
+      for user, item in pairs:
+        w.write(example_io.interaction_example(user, item, 99.0,
+                                               INDEX[item], {}, {}))
   with tf.io.TFRecordWriter(os.path.join(catalog.uri, artifacts.CATALOG_FILE),
                             options) as w:
     for item in "abcdef":
@@ -74,6 +84,11 @@ def test_frequencies_head_tail_and_imbalance(tmp_path):
   assert summary.n_train_interactions == 15
   assert (summary.head_interactions, summary.tail_interactions) == (9, 6)
   assert stats.get_float_custom_property("imbalance_factor") == 6.0
+  # Table 7 rows: users u0-u5 (a has six raters), 15 + 1 + 3 interactions,
+  # test items c (tail), a (head), f (tail).
+  assert (summary.n_users, summary.n_interactions) == (6, 19)
+  assert summary.sparsity == pytest.approx(1 - 19 / (6 * 6))
+  assert (summary.test_head, summary.test_tail) == (1, 2)
   assert rebalanced.split_names == '["train"]'
 
 

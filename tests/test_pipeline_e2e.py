@@ -10,7 +10,7 @@ import pytest
 from pipeline import configs
 
 COMPONENTS = ["LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
-              "ExampleValidator", "ItemStatsGen", "CdnTrainer",
+              "ExampleValidator", "AnomaliesCheck", "ItemStatsGen", "CdnTrainer",
               "RetrievalEvaluator", "Pusher"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -96,10 +96,34 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           file_name_suffix=".gz")
       omega_r_size = omega_r | "CountOmegaR" >> beam.combiners.Count.Globally()
 
+      users = (train
+               | "UserOfExample" >> beam.Map(lambda x: x[0][2])
+               | "DistinctUsers" >> beam.Distinct()
+               | "CountUsers" >> beam.combiners.Count.Globally())
+      held_out = []
+      for split in ("eval", "test"):
+        pattern = example_io.split_pattern(examples.uri, split)
+        held_out.append(
+            (p | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
+                pattern, coder=beam.coders.BytesCoder())
+             | f"ItemOf[{split}]" >> beam.Map(
+                 lambda b: example_io.read_id_and_index(b)[0])
+             | f"ListItems[{split}]" >> beam.combiners.ToList())
+            if glob.glob(pattern) else
+            p | f"Empty[{split}]" >> beam.Create([[]]))
+      train_size = train | "CountTrain" >> beam.combiners.Count.Globally()
+
+      def summarize(rows, size, n_users, n_train, eval_items, test_items):
+        return json.dumps(dataclasses.asdict(stats.summarize(
+            rows, head_fraction, size, n_users,
+            n_train + len(eval_items) + len(test_items), test_items)),
+                          indent=2)
+
       summary = rows | "Summarize" >> beam.Map(
-          lambda rows, size: json.dumps(dataclasses.asdict(
-              stats.summarize(rows, head_fraction, size)), indent=2),
-          beam.pvalue.AsSingleton(omega_r_size))
+          summarize, beam.pvalue.AsSingleton(omega_r_size),
+          beam.pvalue.AsSingleton(users), beam.pvalue.AsSingleton(train_size),
+          beam.pvalue.AsSingleton(held_out[0]),
+          beam.pvalue.AsSingleton(held_out[1]))
       _ = summary | "WriteSummary" >> beam.io.WriteToText(
           os.path.join(item_stats.uri, artifacts.SUMMARY_FILE),
           num_shards=1, shard_name_template="")
@@ -114,7 +138,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     for key in ("imbalance_factor", "head_fraction"):
       item_stats.set_float_custom_property(key, getattr(summary, key))
     for key in ("n_items", "n_head", "n_tail", "rebalance_cap",
-                "rebalanced_size", "n_train_interactions"):
+                "rebalanced_size", "n_train_interactions", "n_users",
+                "n_interactions", "test_head", "test_tail"):
       item_stats.set_int_custom_property(key, getattr(summary, key))
 
 

@@ -30,6 +30,12 @@ class Summary:
   # the most popular tail item.
   rebalance_cap: int
   rebalanced_size: int
+  # The rest of the paper's Table 7 rows.
+  n_users: int = 0
+  n_interactions: int = 0
+  sparsity: float = 0.0
+  test_head: int = 0
+  test_tail: int = 0
 
 
 def head_tail(frequencies: Sequence[Tuple[str, int, int]],
@@ -70,10 +76,18 @@ def sample_key(seed: int, user_id: str, item_id: str) -> bytes:
 
 
 def summarize(rows: Sequence[ItemRow], head_fraction: float,
-              rebalanced_size: int) -> Summary:
+              rebalanced_size: int, n_users: int = 0, n_interactions: int = 0,
+              test_items: Sequence[str] = ()) -> Summary:
+  """n_interactions counts all splits; test_items are the test split's."""
   head = [r for r in rows if r.is_head]
   tail = [r for r in rows if not r.is_head]
+  heads = head_set(rows)
+  test_head = sum(1 for i in test_items if heads.get(i, False))
   return Summary(
+      n_users=n_users, n_interactions=n_interactions,
+      sparsity=(1.0 - n_interactions / float(n_users * len(rows))
+                if n_users and rows else 0.0),
+      test_head=test_head, test_tail=len(test_items) - test_head,
       n_items=len(rows),
       n_items_in_train=sum(r.frequency > 0 for r in rows),
       n_train_interactions=sum(r.frequency for r in rows),
