@@ -17,6 +17,9 @@ def gates(summary: Dict[str, Dict[str, float]], path: str) -> None:
     ax.set_title(f"{expert} experts")
     for x, v in enumerate(values):
       ax.text(x, v, f"{v:.3f}", ha="center", va="bottom")
+  top = max(summary[s][e] for s in ("head", "tail")
+            for e in ("memorization", "generalization"))
+  axes[0].set_ylim(0, min(1.05, top * 1.2 + 0.02))
   axes[0].set_ylabel("mean gate weight")
   fig.suptitle("CDN gate weights by item slice")
   fig.tight_layout()
@@ -35,7 +38,7 @@ def gamma(gammas: Sequence[float], ndcg: Dict[str, Sequence[float]],
   ax.set_xticklabels([f"{g:g}" for g in gammas])
   ax.set_xlabel("γ")
   ax.set_ylabel(f"NDCG@{k} (%)")
-  ax.legend()
+  ax.legend(loc="best", fontsize="small")
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
