@@ -54,6 +54,12 @@ def _add_data_flags(parser: argparse.ArgumentParser,
                            "timestamp=ts,item:genres=token_seq")
   parser.add_argument("--tfds-name", default="movielens/100k-ratings",
                       help="TFDS dataset for --data tfds")
+  parser.add_argument("--user-features", default=None,
+                      help="comma-separated user columns to use (default: "
+                           "all; '' for none)")
+  parser.add_argument("--item-features", default=None,
+                      help="comma-separated item content columns to use "
+                           "(default: all; '' for none)")
   parser.add_argument("--head-fraction", type=float, default=None,
                       help="share of items that are head (default 0.2; "
                            "0.001 for bookcrossing, as the paper)")
@@ -71,6 +77,15 @@ def _reader_config(args) -> Dict:
   if args.data == "tfds":
     return {"dataset": args.tfds_name}
   return {}
+
+
+def _feature_selection(args) -> Dict:
+  out = {}
+  for side in ("user", "item"):
+    value = getattr(args, f"{side}_features")
+    if value is not None:
+      out[side] = [c for c in value.split(",") if c]
+  return out
 
 
 def _head_fraction(args) -> float:
@@ -210,6 +225,7 @@ def _run(args) -> int:
       head_fraction=_head_fraction(args), top_k=args.top_k, seed=args.seed,
       data_format=data_format, max_bad_rows=args.max_bad_rows,
       reader_config=_reader_config(args), schema_path=args.schema,
+      features=_feature_selection(args),
       beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
 
   from serving import model as serving_model

@@ -11,7 +11,7 @@ travels as JSON in the ItemCatalog artifact, so the Trainer never guesses.
 import dataclasses
 import enum
 import json
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from cdnrec.data import atomic
 
@@ -95,12 +95,32 @@ def _features(fields: Sequence[atomic.Field], id_field: str, prefix: str,
   return features
 
 
-def from_dataset(dataset: atomic.AtomicDataset) -> FeatureConfig:
-  """Every non-id column of the user file is a user feature; every non-id
-  column of the item file is a generalization feature."""
+def _select(features: List[Feature], keep: Optional[Sequence[str]],
+            side: str) -> List[Feature]:
+  if keep is None:
+    return features
+  known = {f.source: f for f in features}
+  unknown = [k for k in keep if k not in known]
+  if unknown:
+    raise atomic.DataFormatError(
+        f"{side} features {unknown} are not columns of the dataset; "
+        f"available: {sorted(known)}")
+  return [known[k] for k in keep]
+
+
+def from_dataset(dataset: atomic.AtomicDataset,
+                 user_columns: Optional[Sequence[str]] = None,
+                 item_columns: Optional[Sequence[str]] = None
+                 ) -> FeatureConfig:
+  """By default every non-id column of the user file is a user feature and
+  every non-id column of the item file a generalization feature (for the
+  bundled readers: the paper's Table 7). user_columns / item_columns keep
+  only the named columns (an empty list: none)."""
   return FeatureConfig(
-      user_features=_features(dataset.user_fields, USER_ID, "user_",
-                              dataset.user_path or ""),
-      item_features=_features(dataset.item_fields, ITEM_ID, "item_",
-                              dataset.item_path or ""),
+      user_features=_select(_features(dataset.user_fields, USER_ID, "user_",
+                                      dataset.user_path or ""),
+                            user_columns, "user"),
+      item_features=_select(_features(dataset.item_fields, ITEM_ID, "item_",
+                                      dataset.item_path or ""),
+                            item_columns, "item"),
   )

@@ -36,6 +36,7 @@ def run(output_dir: str, data_dir: str,
         seed: int = configs.SEED, data_format: str = "recbole",
         max_bad_rows: int = 0, reader_config: Optional[Dict] = None,
         schema_path: Optional[str] = None,
+        features: Optional[Dict[str, List[str]]] = None,
         beam_pipeline_args: Optional[List[str]] = None,
         enable_cache: bool = True) -> LocalPaths:
   paths = LocalPaths(os.path.abspath(output_dir))
@@ -54,6 +55,7 @@ def run(output_dir: str, data_dir: str,
       max_bad_rows=max_bad_rows,
       reader_config=reader_config,
       schema_path=schema_path,
+      features=features,
       beam_pipeline_args=beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
       metadata_connection_config=(
           tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -33,6 +33,7 @@ def create_pipeline(
     max_bad_rows: int = 0,
     reader_config: Optional[Dict[str, Any]] = None,
     schema_path: Optional[str] = None,
+    features: Optional[Dict[str, List[str]]] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
@@ -55,6 +56,8 @@ def create_pipeline(
     reader_config: table mapping, or {"dataset": ...} for tfds.
     schema_path: a curated schema.pbtxt to validate against; None infers
       one from the data (SchemaGen).
+    features: {"user": [...], "item": [...]} columns to use as features
+      instead of all (the paper's Table 7 for the bundled readers).
     beam_pipeline_args: passed to every Beam-based component.
     metadata_connection_config: ML Metadata store; None lets the runner
       decide (Kubeflow/Vertex provide their own).
@@ -62,7 +65,8 @@ def create_pipeline(
   """
   example_gen = LeaveOneOutExampleGen(
       data_dir=data_dir, seed=seed, data_format=data_format,
-      max_bad_rows=max_bad_rows, reader_config=reader_config)
+      max_bad_rows=max_bad_rows, reader_config=reader_config,
+      features=features)
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs["examples"])
   if schema_path:

@@ -133,3 +133,29 @@ def test_bad_header_is_refused_before_any_work(tmp_path):
                 inter="user_id,item_id\nu1,m1\n")
   with pytest.raises(atomic.DataFormatError, match="tab-separated"):
     _run(tmp_path, data)
+
+
+def test_feature_selection_overrides_the_default(tmp_path):
+  examples, catalog = _run(tmp_path, _write(str(tmp_path / "data")))
+  with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:
+    assert "item_year" in f.read()
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / "examples2")
+  catalog = artifacts.ItemCatalog()
+  catalog.uri = str(tmp_path / "catalog2")
+  os.makedirs(catalog.uri)
+  executor.Executor().Do(
+      {}, {"examples": [examples], "item_catalog": [catalog]},
+      {"data_dir": str(tmp_path / "data"), "seed": 0, "max_bad_rows": 1,
+       "features": '{"item": ["genres"], "user": []}'})
+  from cdnrec import features as F
+  with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:
+    config = F.FeatureConfig.from_json(f.read())
+  assert [f.name for f in config.item_features] == ["item_genres"]
+  assert config.user_features == []
+  with pytest.raises(atomic.DataFormatError, match=r"item features \['plot'\] "
+                     r"are not columns"):
+    executor.Executor().Do(
+        {}, {"examples": [examples], "item_catalog": [catalog]},
+        {"data_dir": str(tmp_path / "data"), "seed": 0, "max_bad_rows": 1,
+         "features": '{"item": ["plot"]}'})

@@ -50,6 +50,7 @@ class LeaveOneOutExampleGenSpec(component_spec.ComponentSpec):
       executor.DATA_FORMAT: component_spec.ExecutionParameter(type=str),
       executor.MAX_BAD_ROWS: component_spec.ExecutionParameter(type=int),
       executor.READER_CONFIG: component_spec.ExecutionParameter(type=str),
+      executor.FEATURES: component_spec.ExecutionParameter(type=str),
       "input_fingerprint": component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {}
@@ -70,6 +71,7 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
   def __init__(self, data_dir: str, seed: int = 0,
                data_format: str = "recbole", max_bad_rows: int = 0,
                reader_config: Optional[Dict] = None,
+               features: Optional[Dict] = None,
                input_fingerprint: Optional[str] = None):
     """Args:
       data_dir: the dataset's folder, in the layout data_format names.
@@ -78,6 +80,8 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
         bookcrossing, recbole, table, ...).
       max_bad_rows: malformed or dangling rows to skip before failing.
       reader_config: the table mapping, or {"dataset": ...} for tfds.
+      features: {"user": [columns], "item": [columns]} to keep instead of
+        every column of the user / item file.
       input_fingerprint: defaults to a hash of the files' names, sizes and
         modification times, computed when the pipeline is built.
     """
@@ -85,6 +89,7 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
         data_dir=data_dir, seed=seed, data_format=data_format,
         max_bad_rows=max_bad_rows,
         reader_config=json.dumps(reader_config or {}, sort_keys=True),
+        features=json.dumps(features or {}, sort_keys=True),
         input_fingerprint=input_fingerprint or fingerprint(data_dir),
         examples=channel.Channel(type=standard_artifacts.Examples),
         item_catalog=channel.Channel(type=artifacts.ItemCatalog))

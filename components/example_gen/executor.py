@@ -25,6 +25,7 @@ SEED = "seed"
 DATA_FORMAT = "data_format"
 MAX_BAD_ROWS = "max_bad_rows"
 READER_CONFIG = "reader_config"
+FEATURES = "features"
 
 
 def _numbered_rows(path: str, fields):
@@ -87,7 +88,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                    report.bad_rows, "; ".join(report.bad_examples))
     for note in report.notes:
       _log.info("%s", note)
-    feature_config = F.from_dataset(dataset)
+    selection = json.loads(exec_properties.get(FEATURES) or "{}")
+    feature_config = F.from_dataset(dataset, selection.get("user"),
+                                    selection.get("item"))
     inter_path = dataset.inter_path
     has_ts = dataset.has_timestamp
 
