@@ -12,6 +12,7 @@ import os
 
 from models import config as config_lib
 from models import export
+from models import inputs
 from models import training
 
 _log = logging.getLogger("cdnrec.trainer")
@@ -65,7 +66,6 @@ def run_fn(fn_args) -> None:
 def _index_recall(index, trained, data, item_ids, item_vectors, k: int,
                   max_queries: int = 1000) -> float:
   """ScaNN's recall@k against exact search, over eval users' embeddings."""
-  from models import inputs
   batch = next(iter(inputs.examples_dataset(data.eval_files,
                                             trained.user_spec(), max_queries)))
   queries = trained.built.served_user_model(batch, training=False).numpy()
