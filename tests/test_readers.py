@@ -257,3 +257,53 @@ def test_stats_match_a_hand_count(tmp_path):
   assert result.imbalance_factor_train == 3.0  # a: 3 / b: 1
   assert (result.head_items, result.tail_items) == (1, 3)
   assert (result.test_head, result.test_tail) == (0, 2)
+
+
+def _prepare_fake_tfds(data_dir, examples):
+  """Writes a prepared movielens/100k-ratings as `tfds build` would, from
+  the examples given (the real one would need a download)."""
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
+  from tensorflow_datasets.core import naming
+  builder = tfds.builder("movielens/100k-ratings", data_dir=data_dir)
+  os.makedirs(builder.data_dir, exist_ok=True)
+  template = naming.ShardedFileTemplate(
+      data_dir=builder.data_dir, dataset_name=builder.name, split="train",
+      filetype_suffix="tfrecord")
+  with tf.io.TFRecordWriter(os.fspath(template.sharded_filepath(
+      shard_index=0, num_shards=1))) as w:
+    for ex in examples:
+      w.write(builder.info.features.serialize_example(ex))
+  builder.info.set_splits(tfds.core.SplitDict([tfds.core.SplitInfo(
+      name="train", shard_lengths=[len(examples)], num_bytes=0,
+      filename_template=template)]))
+  builder.info.write_to_directory(builder.data_dir)
+
+
+def _tfds_example(user, movie, title, genres, ts):
+  return dict(bucketized_user_age=25.0, movie_genres=genres, movie_id=movie,
+              movie_title=title, raw_user_age=24.0, timestamp=ts,
+              user_gender=False, user_id=user, user_occupation_label=3,
+              user_occupation_text=b"technician", user_rating=5.0,
+              user_zip_code=b"85711")
+
+
+def test_tfds_reads_a_prepared_dataset(tmp_path):
+  _prepare_fake_tfds(str(tmp_path), [
+      _tfds_example(b"1", b"10", b"Toy Story (1995)", [7, 4], 100),
+      _tfds_example(b"1", b"20", b"Heat (1995)", [0], 200),
+      _tfds_example(b"2", b"10", b"Toy Story (1995)", [7, 4], 300)])
+  tables, report = _read("tfds", str(tmp_path))
+  assert (report.interactions, report.users, report.items) == (3, 2, 2)
+  assert tables.items["10"]["title"] == ["toy", "story"]
+  assert tables.items["10"]["year"] == "1995"
+  assert len(tables.items["10"]["genres"]) == 2
+  assert tables.users["1"] == {"gender": "F", "occupation": "technician",
+                               "zip": "85711", "age": "25"}
+  assert sorted(r[2] for r in tables.interactions) == [100.0, 200.0, 300.0]
+  # A duplicate rating is a bad row here too.
+  _prepare_fake_tfds(str(tmp_path / "dup"), [
+      _tfds_example(b"1", b"10", b"Toy Story (1995)", [7], 100),
+      _tfds_example(b"1", b"10", b"Toy Story (1995)", [7], 200)])
+  with pytest.raises(readers.DataFormatError, match="duplicate interaction"):
+    _read("tfds", str(tmp_path / "dup"))

@@ -35,20 +35,22 @@ class Tfds(base.Reader):
     tables = base.Tables(self._dataset.replace("/", "-"),
                          movielens.ITEM_FIELDS, movielens.USER_FIELDS)
     where = f"{builder.data_dir} (tfds train split)"
+    genre_names = builder.info.features["movie_genres"].feature.int2str
     for number, ex in enumerate(tfds.as_numpy(builder.as_dataset(
         split="train")), start=1):
       text = lambda k: (ex[k].decode("utf-8", "replace")
                         if isinstance(ex.get(k), bytes) else str(ex.get(k, "")))
       user, item = text("user_id"), text("movie_id")
       words, year = movielens.title_year(text("movie_title"))
-      genres = [str(int(g)) for g in ex.get("movie_genres", [])]
+      genres = [genre_names(int(g)).replace(" ", "_")
+                for g in ex.get("movie_genres", [])]
       tables.items.setdefault(item, {"title": words, "year": year,
                                      "genres": genres})
       tables.users.setdefault(user, {
           "gender": "F" if not ex.get("user_gender", True) else "M",
           "occupation": text("user_occupation_text"),
           "zip": text("user_zip_code"),
-          "age": text("bucketized_user_age")})
+          "age": str(int(ex["bucketized_user_age"]))})
       tables.interactions.append((user, item, float(ex["timestamp"]), where,
                                   number))
     return base.finish(tables, bad, options)
