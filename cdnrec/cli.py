@@ -4,6 +4,7 @@
                 and answer a sample query with it in a fresh process
   cdnrec experiment  compare methods over seeds (the paper's tables)
   cdnrec stats  the dataset's users, items, sparsity, imbalance, head/tail
+  cdnrec bench  benchmarks (train: CDN vs two-tower training cost)
   cdnrec query  ask a pushed model for one user's top items
 """
 
@@ -340,7 +341,19 @@ def _stats(args) -> int:
   return 0
 
 
+BENCHMARKS = {"train": "benchmarks.train"}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  if argv[:1] == ["bench"]:
+    # Benchmarks own their flags: `cdnrec bench NAME --help`.
+    import importlib
+    if len(argv) < 2 or argv[1] not in BENCHMARKS:
+      print(f"usage: cdnrec bench {{{','.join(BENCHMARKS)}}} [flags]",
+            file=sys.stderr)
+      return 2
+    return importlib.import_module(BENCHMARKS[argv[1]]).main(argv[2:])
   args = _parser().parse_args(argv)
   if args.command == "stats":
     try:

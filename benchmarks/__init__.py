@@ -1,0 +1,2 @@
+"""Benchmarks run by `cdnrec bench NAME`: scripts that print figures, never
+tests."""
