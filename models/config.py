@@ -73,6 +73,11 @@ class TrainConfig:
     for name in ("tower_layers", "expert_layers"):
       if name in values:
         values[name] = tuple(int(v) for v in values[name])
+    # 3 and 3.0 are one setting (run caches key on the values).
+    for field in dataclasses.fields(cls):
+      value = values.get(field.name)
+      if field.type in (float, "float") and isinstance(value, int):
+        values[field.name] = float(value)
     config = cls(**values)
     config.validate()
     return config
