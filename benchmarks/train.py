@@ -28,6 +28,37 @@ def _run(prepared, model: str, epochs: int, batch_size: int, seed: int,
   return trained.epoch_seconds[1:]
 
 
+def _input_seconds(prepared, batch_size: int, steps: int, rounds: int):
+  """Seconds per epoch of the input pipelines alone: Ω_m (both models)
+  and Ω_m zipped with Ω_r (CDN), no model."""
+  import tensorflow as tf
+  from cdnrec import features as F
+  from components import example_io
+  from models import inputs
+  data = prepared.training_inputs()
+  with open(os.path.join(data.item_catalog_uri, "features.json")) as f:
+    feature_config = F.FeatureConfig.from_json(f.read())
+  spec = inputs.parse_spec(
+      feature_config.user_features + feature_config.item_features, {},
+      with_ids=[F.USER_ID, F.ITEM_ID])
+  stream = lambda files, seed: inputs.examples_dataset(
+      files, spec, batch_size, shuffle=True, seed=seed, repeat=True)
+  main = stream(data.train_files, 0)
+  both = tf.data.Dataset.zip((main, stream(
+      [example_io.split_pattern(data.rebalanced_uri, "train")], 1)))
+  out = {"two_tower": [], "cdn": []}
+  for _ in range(rounds):
+    for name, dataset in (("two_tower", main), ("cdn", both)):
+      iterator = iter(dataset)
+      for _ in range(steps):  # fills the shuffle buffer
+        next(iterator)
+      started = time.perf_counter()
+      for _ in range(steps):
+        next(iterator)
+      out[name].append(time.perf_counter() - started)
+  return out
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="cdnrec bench train",
                                    description=__doc__)
@@ -73,10 +104,17 @@ def main(argv=None) -> int:
   result["cdn_over_two_tower_time_per_example"] = (
       result["cdn"]["median_epoch_seconds"] /
       result["two_tower"]["median_epoch_seconds"])
-  print(f"\n{'model':<10} {'median s/epoch':>15} {'examples/s':>12}")
+  steps = n // args.batch_size
+  inputs_only = _input_seconds(prepared, args.batch_size, steps, args.rounds)
+  for model, values in inputs_only.items():
+    result[model]["median_input_pipeline_seconds_per_epoch"] = (
+        statistics.median(values))
+  print(f"\n{'model':<10} {'median s/epoch':>15} {'examples/s':>12} "
+        f"{'input pipeline alone, s/epoch':>31}")
   for model in ("two_tower", "cdn"):
     print(f"{model:<10} {result[model]['median_epoch_seconds']:>15.3f} "
-          f"{result[model]['examples_per_second']:>12.0f}")
+          f"{result[model]['examples_per_second']:>12.0f} "
+          f"{result[model]['median_input_pipeline_seconds_per_epoch']:>31.3f}")
   print(f"CDN / two-tower time per example: "
         f"{result['cdn_over_two_tower_time_per_example']:.3f} "
         f"(Ω_m examples; CDN also reads an Ω_r batch per step)")
