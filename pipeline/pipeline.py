@@ -103,6 +103,8 @@ def create_pipeline(
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
               base_directory=serving_model_dir)))
+  # Metrics are on record before a model is pushed (blessing comes later).
+  pusher.add_upstream_node(evaluator)
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
