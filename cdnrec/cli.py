@@ -355,17 +355,16 @@ def main(argv: Optional[List[str]] = None) -> int:
       return 2
     return importlib.import_module(BENCHMARKS[argv[1]]).main(argv[2:])
   args = _parser().parse_args(argv)
-  if args.command == "stats":
-    try:
-      return _stats(args)
-    except ValueError as e:  # DataFormatError: the message says it all
-      print(f"error: {e}", file=sys.stderr)
-      return 2
-  if args.command == "run":
-    return _run(args)
-  if args.command == "experiment":
-    return _experiment(args)
-  return _query(args)
+  from cdnrec.data import atomic
+  commands = {"run": _run, "experiment": _experiment, "stats": _stats,
+              "query": _query}
+  try:
+    return commands[args.command](args)
+  except (atomic.DataFormatError, FileNotFoundError) as e:
+    # Bad input: the message names the file, line and field; a traceback
+    # would only bury it.
+    print(f"error: {e}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
