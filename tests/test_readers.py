@@ -307,3 +307,18 @@ def test_tfds_reads_a_prepared_dataset(tmp_path):
       _tfds_example(b"1", b"10", b"Toy Story (1995)", [7], 200)])
   with pytest.raises(readers.DataFormatError, match="duplicate interaction"):
     _read("tfds", str(tmp_path / "dup"))
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(
+      [sys.executable, "-m", "cdnrec.cli", "stats", "--data", "movielens-1m",
+       "--data-dir", str(tmp_path)], cwd=root, capture_output=True,
+      text=True, check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      f"error: {tmp_path}/ratings.dat: missing; the rating file "
+      "(UserID::MovieID::Rating::Timestamp) is expected there")
+  assert "Traceback" not in result.stderr
