@@ -39,6 +39,11 @@ MODELS = SINGLE_USER + BILATERAL
 _SCHEDULES = {"bbn": adapter.BBN, "bdn": adapter.CONSTANT}
 
 
+def reads_rebalanced(model: str) -> bool:
+  """Whether the model trains on Ω_r (bilateral models and NDP)."""
+  return model in BILATERAL or model == "ndp"
+
+
 @dataclasses.dataclass
 class BuiltModel:
   """model: what Keras trains; served_user_model: what is exported (the
@@ -110,7 +115,7 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
     model = two_tower.TwoTowerModel(user, item, config.temperature, q,
                                     weights, prior, adjustment)
     return BuiltModel(model, user, item,
-                      needs_rebalanced=config.model == "ndp",
+                      needs_rebalanced=reads_rebalanced(config.model),
                       two_stage=config.model == "ndp")
 
   user = cdn_user_tower.BilateralUserTower(

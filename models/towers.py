@@ -42,10 +42,6 @@ class Tower(tf.keras.Model):
     self.network = mlp(layer_sizes, dropout, l2, name=f"{name}_mlp")
     self._normalize = normalize
 
-  @property
-  def feature_names(self):
-    return [f.name for f in self.encoder.features]
-
   def call(self, inputs: Dict[str, tf.Tensor], training=False,
            branch=None) -> tf.Tensor:
     del branch  # one tower serves both branches of bilateral models

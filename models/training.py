@@ -85,19 +85,18 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
                                     feature_config)
   means = {name: mean for name, (mean, _) in vocab.numeric.items()}
   summary = item_stats_executor.load_summary(data.item_stats_uri)
-  frequencies = {r.item_id: r.frequency for r in
-                 item_stats_executor.load_item_rows(data.item_stats_uri)}
+  item_rows = item_stats_executor.load_item_rows(data.item_stats_uri)
+  frequencies = {r.item_id: r.frequency for r in item_rows}
   _log.info("item stats: %d items (%d head, %d tail), imbalance factor "
             "%.1f, |Ω_r| = %d", summary.n_items, summary.n_head,
             summary.n_tail, summary.imbalance_factor, summary.rebalanced_size)
 
   steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
+  # Only models that read Ω_r need its item frequencies (one pass over it).
   rebalanced_frequencies = None
-  if data.rebalanced_uri:
+  if data.rebalanced_uri and registry.reads_rebalanced(config.model):
     rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
-  head_items = [r.item_id for r in
-                item_stats_executor.load_item_rows(data.item_stats_uri)
-                if r.is_head]
+  head_items = [r.item_id for r in item_rows if r.is_head]
   built = registry.build(config, feature_config, vocab, frequencies,
                          steps_per_epoch, rebalanced_frequencies, head_items)
   built.model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))

@@ -187,6 +187,3 @@ def write_atomic(path: str, fields: Sequence[Field],
       f.write("\n")
   os.replace(tmp, path)
 
-
-def field_names(fields: Sequence[Field]) -> List[str]:
-  return [f.name for f in fields]

@@ -101,12 +101,11 @@ def decode_check(path: str, encoding: str) -> None:
             f"byte {e.start}); expected {encoding}-encoded text") from None
 
 
-def finish(tables: Tables, bad: BadRows, options: ReadOptions,
+def finish(tables: Tables, bad: BadRows,
            notes: Sequence[str] = ()) -> Tuple[Tables, Report]:
   """Drops interactions whose user or item has no row (bad rows) and
   duplicate (user, item) pairs beyond the latest (bad rows too), and
   refuses an empty result."""
-  del options
   kept: Dict[Tuple[str, str], Tuple] = {}
   duplicates = 0
   for row in tables.interactions:

@@ -82,6 +82,6 @@ class BookCrossing(base.Reader):
         continue
       tables.interactions.append((r[0], r[1].strip().upper(), None, ratings,
                                   number))
-    return base.finish(tables, bad, options, [
+    return base.finish(tables, bad, [
         f"{implicit} implicit (0) ratings dropped: only explicit ratings are "
         "positives"])

@@ -111,7 +111,7 @@ class MovieLens100K(base.Reader):
       row = _parse_rating(ratings, number, *f, bad)
       if row:
         tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad, options)
+    return base.finish(tables, bad)
 
 
 class MovieLens1M(base.Reader):
@@ -141,7 +141,7 @@ class MovieLens1M(base.Reader):
       row = _parse_rating(ratings, number, *f, bad)
       if row:
         tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad, options)
+    return base.finish(tables, bad)
 
 
 def _csv_rows(path: str, expected: Tuple[str, ...], bad: base.BadRows):
@@ -189,5 +189,5 @@ class MovieLensCsv(base.Reader):
                           r["rating"], r["timestamp"], bad)
       if row:
         tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad, options,
+    return base.finish(tables, bad,
                        ["no user file in this layout: users have ids only"])

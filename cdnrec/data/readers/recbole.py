@@ -39,7 +39,7 @@ class RecBole(base.Reader):
         continue
       tables.interactions.append((row["user_id"], row["item_id"], ts,
                                   dataset.inter_path, number))
-    return base.finish(tables, bad, options)
+    return base.finish(tables, bad)
 
   @staticmethod
   def _rows(path, fields, bad):

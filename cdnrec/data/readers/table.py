@@ -133,7 +133,7 @@ class Table(base.Reader):
         tables.users.setdefault(user, {c: self._value(row[c], k)
                                        for c, k in user_features.items()})
       tables.interactions.append((user, item, ts, path, number))
-    return base.finish(tables, bad, options)
+    return base.finish(tables, bad)
 
 
 def parse_columns(text: str) -> Dict:

@@ -53,4 +53,4 @@ class Tfds(base.Reader):
           "age": str(int(ex["bucketized_user_age"]))})
       tables.interactions.append((user, item, float(ex["timestamp"]), where,
                                   number))
-    return base.finish(tables, bad, options)
+    return base.finish(tables, bad)
