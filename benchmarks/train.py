@@ -42,7 +42,8 @@ def _input_seconds(prepared, batch_size: int, steps: int, rounds: int):
       feature_config.user_features + feature_config.item_features, {},
       with_ids=[F.USER_ID, F.ITEM_ID])
   stream = lambda files, seed: inputs.examples_dataset(
-      files, spec, batch_size, shuffle=True, seed=seed, repeat=True)
+      files, spec, batch_size, shuffle=True, seed=seed, repeat=True,
+      cache=True)
   main = stream(data.train_files, 0)
   both = tf.data.Dataset.zip((main, stream(
       [example_io.split_pattern(data.rebalanced_uri, "train")], 1)))

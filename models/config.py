@@ -36,6 +36,8 @@ class TrainConfig:
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
     logq_weight: w of the LogQ baseline's logit adjustment.
     class_balance_beta: β of the ClassBalance baseline's effective number.
+    cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
+      memory after the first epoch; turn off when they do not fit.
   """
   model: str = "two_tower"
   epochs: int = 5
@@ -61,6 +63,7 @@ class TrainConfig:
   cdn_loss: str = "joint"
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
+  cache_examples: bool = True
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":

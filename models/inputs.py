@@ -45,10 +45,18 @@ def _files(patterns: Iterable[str]) -> List[str]:
 
 def examples_dataset(patterns: Iterable[str], spec: Dict[str, object],
                      batch_size: int, shuffle: bool = False, seed: int = 0,
-                     repeat: bool = False) -> tf.data.Dataset:
-  """Batches of parsed examples from gzipped TFRecord files."""
+                     repeat: bool = False,
+                     cache: bool = False) -> tf.data.Dataset:
+  """Batches of parsed examples from gzipped TFRecord files.
+
+  cache=True holds the serialized records in memory after the first pass:
+  reading and un-gzipping the files costs ~8x more than parsing (ml-100k),
+  and it would otherwise dominate every epoch.
+  """
   ds = tf.data.TFRecordDataset(_files(patterns), compression_type="GZIP",
                                num_parallel_reads=tf.data.AUTOTUNE)
+  if cache:
+    ds = ds.cache()
   if shuffle:
     ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
   if repeat:

@@ -107,14 +107,16 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
       feature_config.user_features + feature_config.item_features, means,
       with_ids=[F.USER_ID, F.ITEM_ID])
   train = inputs.examples_dataset(data.train_files, spec, config.batch_size,
-                                  shuffle=True, seed=config.seed, repeat=True)
+                                  shuffle=True, seed=config.seed, repeat=True,
+                                  cache=config.cache_examples)
   rebalanced = None
   if built.needs_rebalanced:
     if not data.rebalanced_uri:
       raise ValueError(f"{config.model} needs the re-balanced examples Ω_r")
     rebalanced = inputs.examples_dataset(
         [example_io.split_pattern(data.rebalanced_uri, "train")], spec,
-        config.batch_size, shuffle=True, seed=config.seed + 1, repeat=True)
+        config.batch_size, shuffle=True, seed=config.seed + 1, repeat=True,
+        cache=config.cache_examples)
   evaluation = inputs.examples_dataset(data.eval_files, spec,
                                        config.batch_size)
   timer = _EpochTimer()

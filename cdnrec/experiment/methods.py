@@ -27,6 +27,7 @@ class Grid:
 COMMON_AXES = {
     "learning_rate": [0.001, 0.0001],
     "temperature": [0.05, 0.1],
+    "dropout": [0.0, 0.1],
 }
 EXPERT_AXES = {
     "expert_layers": [[64], [256, 128, 64]],

@@ -105,6 +105,7 @@ class BalancedExpertItemTower(_TwoExpertTower):
     self.gate = gate_lib.FrequencyGate(frequencies, 2, name="gate")
 
   num_memorization = 1  # for gate summaries: expert 0 is "unbalanced"
+  branch_aware = True  # each branch trains only its own expert
 
   def gate_weights(self, features):
     return self.gate(features[F.ITEM_ID])

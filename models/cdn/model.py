@@ -27,6 +27,7 @@ import tensorflow_recommenders as tfrs
 from cdnrec import features as F
 from models import loss as loss_lib
 from models.cdn import adapter
+from models.cdn import user_tower
 
 MAIN = "main"
 REGULARIZER = "regularizer"
@@ -80,10 +81,8 @@ class CdnModel(tfrs.Model):
           label_ids=[features[F.ITEM_ID]])
     main, reg = features[MAIN], features[REGULARIZER]
     alpha = self.alpha()
-    x_m = self.user_model(main, training=training)
-    x_r = self.user_model.regularizer(reg, training=training)
-    y_m = self.item_model(main, training=training, branch=MAIN)
-    y_r = self.item_model(reg, training=training, branch=REGULARIZER)
+    x_m, x_r = self.user_model.both_branches(main, reg, training=training)
+    y_m, y_r = self._embed_items(main, reg, training)
     q_m, q_r = _q(self._q_main, main), _q(self._q_regularizer, reg)
     if self._loss == SEPARATE:
       return (alpha * loss_lib.batch_softmax_loss(
@@ -102,6 +101,16 @@ class CdnModel(tfrs.Model):
     return loss_lib.batch_softmax_loss(
         queries, candidates, self._temperature, q,
         label_ids=[main[F.ITEM_ID], reg[F.ITEM_ID]])
+
+  def _embed_items(self, main, reg, training):
+    if getattr(self.item_model, "branch_aware", False):
+      # Its output depends on the branch: embed the batches separately.
+      return (self.item_model(main, training=training, branch=MAIN),
+              self.item_model(reg, training=training, branch=REGULARIZER))
+    size = tf.shape(main[F.ITEM_ID])[0]
+    y = self.item_model(user_tower.concat_batches(main, reg),
+                        training=training)
+    return y[:size], y[size:]
 
 
 def _q(probability, features):
