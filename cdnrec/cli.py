@@ -5,7 +5,9 @@
   cdnrec experiment  compare methods over seeds (the paper's tables)
   cdnrec stats  the dataset's users, items, sparsity, imbalance, head/tail
   cdnrec bench  benchmarks (train: CDN vs two-tower training cost)
-  cdnrec query  ask a pushed model for one user's top items
+  cdnrec query  ask a pushed model (or a server) for one user's top items
+  cdnrec serve  answer TF Serving REST queries from pushed versions
+  cdnrec compile  write the Vertex AI / Kubeflow pipeline spec
 """
 
 from cdnrec import _environment  # noqa: F401  (before anything imports TF)
@@ -105,8 +107,9 @@ def _parser() -> argparse.ArgumentParser:
   _add_data_flags(run)
   run.add_argument("--output", default="runs/default",
                    help="folder for data, artifacts, metadata and serving")
-  run.add_argument("--model", default="two_tower", choices=["cdn", "two_tower"],
-                   help="retrieval model the Trainer trains")
+  run.add_argument("--model", default="cdn",
+                   help="retrieval model the Trainer trains: cdn, two_tower "
+                        "or a baseline of models/registry.py")
   run.add_argument("--epochs", type=int, default=5)
   run.add_argument("--batch-size", type=int, default=1024)
   run.add_argument("--learning-rate", type=float, default=0.001)
@@ -123,6 +126,27 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--beam-arg", action="append", default=None,
                    help="a Beam pipeline arg, repeatable "
                         "(e.g. --beam-arg=--direct_running_mode=multi_processing)")
+  gate = run.add_argument_group(
+      "blessing: only a model that clears these is pushed")
+  gate.add_argument("--baseline", default="auto",
+                    help="model trained beside it in the same run; the "
+                         "first run is compared against it, later runs "
+                         "against the model last blessed. 'auto': "
+                         "two_tower unless --model is two_tower; 'none'")
+  defaults = _blessing_defaults()
+  gate.add_argument("--max-regression", type=float,
+                    default=defaults.max_regression,
+                    help="allowed relative drop of overall HR@K and NDCG@K")
+  gate.add_argument("--min-tail-hr", type=float, default=defaults.min_tail_hr)
+  gate.add_argument("--min-tail-ndcg", type=float,
+                    default=defaults.min_tail_ndcg)
+  gate.add_argument("--min-index-recall", type=float,
+                    default=defaults.min_index_recall,
+                    help="ScaNN recall@K against exact search")
+  run.add_argument("--keep-versions", type=int, default=5,
+                   help="pushed versions kept in each serving folder")
+  run.add_argument("--warm-start", action="store_true",
+                   help="start training from the last blessed model")
   _add_size_flags(run)
 
   exp = sub.add_parser("experiment",
@@ -145,15 +169,65 @@ def _parser() -> argparse.ArgumentParser:
   _add_data_flags(stats, synthetic=False)
   stats.add_argument("--json", action="store_true", help="print JSON")
 
-  query = sub.add_parser("query", help="top items for one user")
-  query.add_argument("--model-dir", required=True,
+  query = sub.add_parser("query", help="top items for one user, from a "
+                         "pushed model or a running server")
+  where = query.add_mutually_exclusive_group(required=True)
+  where.add_argument("--model-dir",
                      help="a SavedModel or a folder of numbered versions")
+  where.add_argument("--server", help="a TF Serving REST address, e.g. "
+                     "http://127.0.0.1:8501 (cdnrec serve or TF Serving)")
+  query.add_argument("--model-name", default="cdnrec",
+                     help="the served model's name (with --server)")
   query.add_argument("--user-id", required=True)
   query.add_argument("--feature", action="append", default=[],
                      metavar="NAME=VALUE", help="a user feature, repeatable")
   query.add_argument("--top", type=int, default=SAMPLE_TOP)
   query.add_argument("--json", action="store_true", help="print JSON")
+
+  serve = sub.add_parser("serve", help="answer TF Serving REST queries from "
+                         "a pushed model folder")
+  serve.add_argument("--model-dir", required=True,
+                     help="TF Serving's model_base_path: numbered versions")
+  serve.add_argument("--model-name", default=None,
+                     help="name in the URLs (default: the folder's name)")
+  serve.add_argument("--host", default="127.0.0.1",
+                     help="address to bind; 0.0.0.0 exposes it to the "
+                          "network")
+  serve.add_argument("--port", type=int, default=8501)
+  serve.add_argument("--poll-seconds", type=float, default=2.0,
+                     help="how often to look for a newer version")
+  serve.add_argument("--max-body-bytes", type=int, default=1 << 20)
+  serve.add_argument("--max-batch", type=int, default=256,
+                     help="most queries in one request")
+
+  comp = sub.add_parser("compile", help="write the pipeline spec for "
+                        "Vertex AI / Kubeflow Pipelines")
+  comp.add_argument("--target", choices=["vertex"], default="vertex")
+  comp.add_argument("--output", required=True, help="pipeline.json to write")
+  comp.add_argument("--pipeline-root", default="gs://BUCKET/cdnrec/pipeline")
+  comp.add_argument("--data", default="recbole", choices=DATA_CHOICES[1:])
+  comp.add_argument("--data-dir", default="gs://BUCKET/cdnrec/data")
+  comp.add_argument("--serving-dir", default="gs://BUCKET/cdnrec/serving",
+                    help="the ScaNN model goes to DIR/cdnrec/<version>, the "
+                         "brute-force one to DIR/cdnrec_brute_force/<version>")
+  comp.add_argument("--image", default=None,
+                    help="the pipeline image (docker/pipeline/Dockerfile)")
+  comp.add_argument("--model", default="cdn")
+  comp.add_argument("--epochs", type=int, default=40)
+  comp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+  comp.add_argument("--baseline", default="two_tower",
+                    help="baseline model for the first run; 'none'")
+  comp.add_argument("--warm-start", action="store_true",
+                    help="train from the last blessed model's weights")
+  comp.add_argument("--beam-arg", action="append", default=None,
+                    help="a Beam pipeline arg, repeatable (e.g. "
+                         "--beam-arg=--runner=DataflowRunner)")
   return parser
+
+
+def _blessing_defaults():
+  from components.evaluator import blessing
+  return blessing.Thresholds()
 
 
 def _synthetic_data(args) -> str:
@@ -198,6 +272,30 @@ def _sample_user(pipeline_root: str) -> Optional[Dict[str, str]]:
   return out
 
 
+def _baseline_config(args, train_config) -> Optional[Dict]:
+  name = args.baseline
+  if name == "auto":
+    name = "none" if args.model == "two_tower" else "two_tower"
+  if name == "none":
+    return None
+  # Same budget and data; the model's own tuned settings stay its own.
+  return {"model": name, "epochs": args.epochs, "batch_size": args.batch_size,
+          "seed": args.seed}
+
+
+def _push_record(pipeline_root: str) -> Dict:
+  """The newest VersionedPusher decision of this pipeline root."""
+  from components.pusher import executor as pusher_executor
+  records = glob.glob(os.path.join(pipeline_root, "VersionedPusher",
+                                   "pushed_model", "*",
+                                   pusher_executor.PUSH_FILE))
+  if not records:
+    return {}
+  newest = max(records, key=lambda p: int(p.split(os.sep)[-2]))
+  with open(newest) as f:
+    return json.load(f)
+
+
 def _parse_value(text: str):
   """'3' -> 3, '0.5' -> 0.5, '[256,64]' -> [256, 64], else the string."""
   try:
@@ -207,6 +305,7 @@ def _parse_value(text: str):
 
 
 def _run(args) -> int:
+  from components.evaluator import blessing
   from pipeline import local_runner
   data_format = "recbole"
   if args.data == "synthetic":
@@ -227,11 +326,22 @@ def _run(args) -> int:
       data_format=data_format, max_bad_rows=args.max_bad_rows,
       reader_config=_reader_config(args), schema_path=args.schema,
       features=_feature_selection(args),
-      beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache)
+      beam_pipeline_args=args.beam_arg, enable_cache=not args.no_cache,
+      thresholds=blessing.Thresholds(
+          max_regression=args.max_regression, min_tail_hr=args.min_tail_hr,
+          min_tail_ndcg=args.min_tail_ndcg,
+          min_index_recall=args.min_index_recall),
+      baseline_train_config=_baseline_config(args, train_config),
+      keep_versions=args.keep_versions, warm_start=args.warm_start)
 
-  from serving import model as serving_model
-  pushed = serving_model.latest_version_dir(paths.serving_model_dir)
-  print(f"[cdnrec] model pushed to {pushed}")
+  push = _push_record(paths.pipeline_root)
+  if not push.get("pushed"):
+    print(f"[cdnrec] nothing pushed: the model is not blessed "
+          f"({push.get('reason', 'see the RetrievalEvaluator log')})")
+    return 1
+  pushed = push["destinations"][0]
+  print(f"[cdnrec] model pushed to {pushed} (brute-force twin: "
+        f"{push['destinations'][-1]})")
   user = _sample_user(paths.pipeline_root)
   if user is None:
     print("[cdnrec] no test users to query")
@@ -248,28 +358,73 @@ def _run(args) -> int:
 
 
 def _query(args) -> int:
-  from serving import model as serving_model
-  features: Dict[str, List] = {"user_id": [args.user_id]}
+  features: Dict[str, object] = {"user_id": args.user_id}
   for item in args.feature:
     name, sep, value = item.partition("=")
     if not sep:
       print(f"error: --feature {item!r} must look like NAME=VALUE",
             file=sys.stderr)
       return 2
-    features[name] = [value]
-  model = serving_model.RetrievalModel(args.model_dir)
-  specs = model.feature_specs
-  for name, spec in specs.items():
-    if name in features and spec.dtype.is_floating:
-      features[name] = [float(v) for v in features[name]]
-  top = model.query(features)[0][:args.top]
+    features[name] = value
+  if args.server:
+    source, top = _query_server(args, features)
+  else:
+    from serving import model as serving_model
+    model = serving_model.RetrievalModel(args.model_dir)
+    for name, spec in model.feature_specs.items():
+      if name in features and spec.dtype.is_floating:
+        features[name] = float(features[name])
+    source = model.path
+    top = model.query({n: [v] for n, v in features.items()})[0][:args.top]
   if args.json:
-    print(json.dumps({"model": model.path, "user_id": args.user_id,
+    print(json.dumps({"model": source, "user_id": args.user_id,
                       "items": [{"item_id": i, "score": s} for i, s in top]}))
   else:
-    print(f"top {len(top)} items for user {args.user_id} from {model.path}:")
+    print(f"top {len(top)} items for user {args.user_id} from {source}:")
     for rank, (item, score) in enumerate(top, start=1):
       print(f"  {rank:2d}. {item:<12s} {score:.4f}")
+  return 0
+
+
+def _query_server(args, features):
+  from serving import client
+  for name, value in features.items():
+    if name != "user_id":
+      try:  # numbers go as JSON numbers; the server checks the types
+        features[name] = float(value)
+      except ValueError:
+        pass
+  answer = client.predict(args.server, args.model_name, [features],
+                          k=args.top)[0]
+  return (f"{args.server} ({args.model_name})",
+          list(zip(answer["item_ids"], answer["scores"])))
+
+
+def _serve(args) -> int:
+  from serving import server
+  server.serve(args.model_dir, args.model_name, args.host, args.port,
+               poll_seconds=args.poll_seconds,
+               max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
+  return 0
+
+
+def _compile(args) -> int:
+  from pipeline import vertex
+  train_config = {"model": args.model, "epochs": args.epochs}
+  train_config.update(_settings(args.set))
+  baseline = (None if args.baseline == "none" else
+              {"model": args.baseline, "epochs": args.epochs})
+  serving = args.serving_dir.rstrip("/")
+  spec = vertex.compile_pipeline(
+      args.output, args.pipeline_root, args.data_dir,
+      serving_model_dir=f"{serving}/cdnrec",
+      brute_force_model_dir=f"{serving}/cdnrec_brute_force",
+      image=args.image or vertex.DEFAULT_IMAGE, train_config=train_config,
+      baseline_train_config=baseline, data_format=args.data,
+      beam_pipeline_args=args.beam_arg, warm_start=args.warm_start)
+  tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
+  print(f"[cdnrec] wrote {args.output}: {len(tasks)} components "
+        f"({', '.join(tasks)})")
   return 0
 
 
@@ -356,13 +511,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     return importlib.import_module(BENCHMARKS[argv[1]]).main(argv[2:])
   args = _parser().parse_args(argv)
   from cdnrec.data import atomic
+  from serving import client
   commands = {"run": _run, "experiment": _experiment, "stats": _stats,
-              "query": _query}
+              "query": _query, "serve": _serve, "compile": _compile}
   try:
     return commands[args.command](args)
-  except (atomic.DataFormatError, FileNotFoundError) as e:
-    # Bad input: the message names the file, line and field; a traceback
-    # would only bury it.
+  except (atomic.DataFormatError, FileNotFoundError, client.ServerError) as e:
+    # Bad input: the message names the file, line and field (or the
+    # server's reason); a traceback would only bury it.
     print(f"error: {e}", file=sys.stderr)
     return 2
 

@@ -1,4 +1,8 @@
-"""Artifact types this pipeline adds to TFX's standard ones."""
+"""Artifact types this pipeline adds to TFX's standard ones.
+
+Type names are "<namespace>.<Name>": the form Kubeflow V2 / Vertex AI
+pipeline specs require of custom artifact types.
+"""
 
 from tfx.types import artifact
 
@@ -15,7 +19,7 @@ class ItemCatalog(artifact.Artifact):
   Files: `catalog.tfrecord.gz` (one tf.Example per item: item_id,
   item_index and the item features) and `features.json`.
   """
-  TYPE_NAME = "CdnItemCatalog"
+  TYPE_NAME = "cdnrec.ItemCatalog"
 
 
 class ItemStats(artifact.Artifact):
@@ -24,7 +28,7 @@ class ItemStats(artifact.Artifact):
   Files: `item_stats.tsv` (item_id, item_index, frequency, is_head; one row
   per catalog item) and `summary.json`.
   """
-  TYPE_NAME = "CdnItemStats"
+  TYPE_NAME = "cdnrec.ItemStats"
 
 
 METRICS_FILE = "metrics.json"
@@ -35,4 +39,4 @@ class RetrievalMetrics(artifact.Artifact):
 
   File: `metrics.json`.
   """
-  TYPE_NAME = "CdnRetrievalMetrics"
+  TYPE_NAME = "cdnrec.RetrievalMetrics"

@@ -36,6 +36,9 @@ class TrainConfig:
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
     logq_weight: w of the LogQ baseline's logit adjustment.
     class_balance_beta: β of the ClassBalance baseline's effective number.
+    distribution: tf.distribute strategy: "default" (one device),
+      "mirrored" (all local GPUs, else all logical CPUs) or "multi_worker"
+      (from TF_CONFIG).
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch; turn off when they do not fit.
   """
@@ -64,6 +67,7 @@ class TrainConfig:
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
   cache_examples: bool = True
+  distribution: str = "default"
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
@@ -103,6 +107,9 @@ class TrainConfig:
     if self.cdn_loss not in ("joint", "separate"):
       raise ValueError(f"cdn_loss must be 'joint' or 'separate', got "
                        f"{self.cdn_loss!r}")
+    if self.distribution not in ("default", "mirrored", "multi_worker"):
+      raise ValueError(f"distribution must be 'default', 'mirrored' or "
+                       f"'multi_worker', got {self.distribution!r}")
     for name in ("epochs", "batch_size", "embedding_dim", "top_k"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -10,6 +10,13 @@ Signatures (the first two return `item_ids` [batch, k] and `scores`
   embed_examples: `examples` as serving_default; returns the embeddings
     (the evaluator ranks the full corpus with them).
 
+Two variants share these signatures: the ScaNN one (Format-Serving; needs
+the ScaNN ops, e.g. the google/tf-serving-scann image) and a brute-force one
+(Format-Serving-BruteForce; stock TF ops, any TF Serving). Both return the
+model's top_k items; clients wanting fewer take a prefix (`cdnrec serve`
+does, bounded by top_k). Unknown users and unseen feature values fall into
+the towers' out-of-vocabulary buckets.
+
 Beside the SavedModel, `write_item_embeddings` keeps every item's embedding
 (`item_ids.txt`, `item_embeddings.npy`) for exact full-corpus evaluation.
 """
@@ -36,13 +43,14 @@ def scann_params(n_items: int, k: int, num_leaves: Optional[int] = None,
   """Index settings that grow with the corpus.
 
   sqrt(n) leaves; enough of them searched to see at least 20k items (and at
-  least a tenth of the leaves), so small corpora are searched whole; exact
-  re-scoring of max(4k, 100) candidates.
+  least a tenth of the leaves), so corpora up to 20k items are searched
+  whole and the partitioning cannot cost recall there; exact re-scoring of
+  max(4k, 100) candidates.
   """
   leaves = num_leaves or max(2, min(int(math.sqrt(n_items)), 2000))
   leaves = min(leaves, n_items)
   search = leaves_to_search or max(math.ceil(leaves / 10),
-                                   math.ceil(20 * k * leaves / n_items))
+                                   math.ceil(20_000 * leaves / n_items))
   reorder = reordering or max(4 * k, 100)
   return {"num_leaves": leaves, "num_leaves_to_search": min(search, leaves),
           "num_reordering_candidates": min(reorder, n_items)}
@@ -52,6 +60,15 @@ def build_scann_index(item_ids: np.ndarray, item_embeddings: np.ndarray,
                       k: int, **overrides) -> tfrs.layers.factorized_top_k.ScaNN:
   params = scann_params(len(item_ids), k, **overrides)
   index = tfrs.layers.factorized_top_k.ScaNN(k=k, **params)
+  index.index(tf.constant(item_embeddings, tf.float32),
+              tf.constant(item_ids, tf.string))
+  return index
+
+
+def build_brute_force_index(item_ids: np.ndarray, item_embeddings: np.ndarray,
+                            k: int) -> tfrs.layers.factorized_top_k.BruteForce:
+  """Exact top-k with stock TF ops only: loads in a stock TF Serving."""
+  index = tfrs.layers.factorized_top_k.BruteForce(k=k)
   index.index(tf.constant(item_embeddings, tf.float32),
               tf.constant(item_ids, tf.string))
   return index
@@ -75,7 +92,11 @@ class RetrievalModule(tf.Module):
     self.user_model = user_model
     self.index = index
     self._k = k
+    # Saved with the model: servers bound client-asked k by it.
+    self.top_k = tf.Variable(k, trainable=False, dtype=tf.int32,
+                             name="top_k")
     self._user_features = list(user_features)
+    self._numeric_means = dict(numeric_means)
     self._spec = inputs.parse_spec(user_features, numeric_means,
                                    with_ids=[F.USER_ID])
     self.serve_examples = tf.function(
@@ -99,10 +120,17 @@ class RetrievalModule(tf.Module):
     return self._top_k(tf.io.parse_example(examples, self._spec))
 
   def _split_lists(self, features):
+    """Keyed inputs as the towers read them: token lists split on spaces,
+    and a NaN number (the JSON client's "unknown") made the training mean,
+    as a missing number in a tf.Example is."""
     features = dict(features)
     for f in self._user_features:
       if f.kind == F.Kind.CATEGORICAL_LIST:
         features[f.name] = tf.strings.split(features[f.name])
+      elif f.kind == F.Kind.NUMERIC:
+        value = features[f.name]
+        mean = self._numeric_means.get(f.name, 0.0)
+        features[f.name] = tf.where(tf.math.is_nan(value), mean, value)
     return features
 
   def _serve_features(self, features):
@@ -148,6 +176,14 @@ def item_embeddings(item_model: tf.keras.Model, catalog_patterns,
   return np.concatenate(ids), np.concatenate(vectors)
 
 
+def brute_force_dir(serving_model_dir: str) -> str:
+  """The brute-force variant beside the Trainer's (ScaNN) Format-Serving."""
+  return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")),
+                      BRUTE_FORCE_FORMAT)
+
+
+SCANN_FORMAT = "Format-Serving"
+BRUTE_FORCE_FORMAT = "Format-Serving-BruteForce"
 ITEM_IDS_FILE = "item_ids.txt"
 ITEM_EMBEDDINGS_FILE = "item_embeddings.npy"
 

@@ -15,10 +15,12 @@ from components import artifacts
 from components import example_io
 from components.item_stats import executor as item_stats_executor
 from models import config as config_lib
+from models import distribute
 from models import export
 from models import inputs
 from models import registry
 from models import sampling
+from models import warm_start
 from models.cdn import model as cdn_model
 
 _log = logging.getLogger("cdnrec.trainer")
@@ -46,6 +48,7 @@ class TrainedModel:
   numeric_means: Dict[str, float]
   history: Dict[str, List[float]]
   epoch_seconds: List[float]
+  vocabularies: inputs.Vocabularies
 
   def user_spec(self):
     return inputs.parse_spec(self.feature_config.user_features,
@@ -76,8 +79,13 @@ class _EpochTimer(tf.keras.callbacks.Callback):
 
 
 def fit(data: TrainingInputs, config: config_lib.TrainConfig,
-        verbose: int = 2) -> TrainedModel:
-  """Builds the model config.model names and trains it."""
+        verbose: int = 2, warm_start_from: Optional[str] = None
+        ) -> TrainedModel:
+  """Builds the model config.model names and trains it.
+
+  warm_start_from: a Format-Checkpoint folder of an earlier run (see
+  models/warm_start.py); training starts from its weights.
+  """
   tf.keras.utils.set_random_seed(config.seed)
   with open(os.path.join(data.item_catalog_uri, artifacts.FEATURES_FILE)) as f:
     feature_config = F.FeatureConfig.from_json(f.read())
@@ -97,9 +105,12 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   if data.rebalanced_uri and registry.reads_rebalanced(config.model):
     rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
   head_items = [r.item_id for r in item_rows if r.is_head]
-  built = registry.build(config, feature_config, vocab, frequencies,
-                         steps_per_epoch, rebalanced_frequencies, head_items)
-  built.model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  strategy = distribute.strategy(config.distribution)
+  with strategy.scope():
+    built = registry.build(config, feature_config, vocab, frequencies,
+                           steps_per_epoch, rebalanced_frequencies, head_items)
+    built.model.compile(
+        optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   _log.info("training %s for %d epochs of %d steps", config.model,
             config.epochs, steps_per_epoch)
 
@@ -134,6 +145,10 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
                config.epochs, None)]
   else:
     stages = [(train, config.epochs, None)]
+  if warm_start_from:
+    with strategy.scope():  # weights exist only after a first call
+      built.model.compute_loss(next(iter(stages[0][0])), training=False)
+    warm_start.restore(built.model, vocab, warm_start_from)
   history: Dict[str, List[float]] = {}
   done = 0
   for dataset, epochs, probability in stages:
@@ -147,7 +162,7 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     for key, values in result.history.items():
       history.setdefault(key, []).extend(float(v) for v in values)
   return TrainedModel(built, config, feature_config, means, history,
-                      timer.seconds)
+                      timer.seconds, vocab)
 
 
 def _rebalanced_frequencies(rebalanced_uri: str) -> Dict[str, int]:

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from tfx import v1 as tfx
 
+from components.evaluator import blessing
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from pipeline import progress
@@ -27,7 +28,14 @@ class LocalPaths:
 
   @property
   def serving_model_dir(self) -> str:
+    """ScaNN variant; a TF Serving model_base_path."""
     return os.path.join(self.output_dir, "serving", configs.PIPELINE_NAME)
+
+  @property
+  def brute_force_model_dir(self) -> str:
+    """Brute-force variant (stock TF ops)."""
+    return os.path.join(self.output_dir, "serving",
+                        f"{configs.PIPELINE_NAME}_brute_force")
 
 
 def run(output_dir: str, data_dir: str,
@@ -38,7 +46,10 @@ def run(output_dir: str, data_dir: str,
         schema_path: Optional[str] = None,
         features: Optional[Dict[str, List[str]]] = None,
         beam_pipeline_args: Optional[List[str]] = None,
-        enable_cache: bool = True) -> LocalPaths:
+        enable_cache: bool = True,
+        thresholds: Optional[blessing.Thresholds] = None,
+        baseline_train_config: Optional[Dict[str, Any]] = None,
+        keep_versions: int = 5, warm_start: bool = False) -> LocalPaths:
   paths = LocalPaths(os.path.abspath(output_dir))
   os.makedirs(paths.output_dir, exist_ok=True)
   pipeline = pipeline_lib.create_pipeline(
@@ -60,7 +71,12 @@ def run(output_dir: str, data_dir: str,
       metadata_connection_config=(
           tfx.orchestration.metadata.sqlite_metadata_connection_config(
               paths.metadata_path)),
-      enable_cache=enable_cache)
+      enable_cache=enable_cache,
+      brute_force_model_dir=paths.brute_force_model_dir,
+      thresholds=thresholds,
+      baseline_train_config=baseline_train_config,
+      keep_versions=keep_versions,
+      warm_start=warm_start)
   with progress.component_progress():
     tfx.orchestration.LocalDagRunner().run(pipeline)
   return paths

@@ -76,8 +76,9 @@ def component_progress(stream: TextIO = sys.stdout) -> Iterator[None]:
   our_handler = logging.StreamHandler(stream)
   our_handler.setFormatter(logging.Formatter("[cdnrec]   %(message)s"))
   ours.addHandler(our_handler)
-  previous_ours = ours.level
+  previous_ours = ours.level, ours.propagate
   ours.setLevel(logging.INFO)
+  ours.propagate = False  # or warnings print twice, here and at the root
   absl_logging.set_verbosity(absl_logging.INFO)
   absl_logger.addHandler(progress)
   try:
@@ -85,7 +86,8 @@ def component_progress(stream: TextIO = sys.stdout) -> Iterator[None]:
   finally:
     absl_logger.removeHandler(progress)
     ours.removeHandler(our_handler)
-    ours.setLevel(previous_ours)
+    ours.setLevel(previous_ours[0])
+    ours.propagate = previous_ours[1]
     absl_logger.setLevel(previous_level)
     for handler, level in quiet:
       handler.setLevel(level)

@@ -1,7 +1,7 @@
 """Loads a pushed retrieval SavedModel and answers queries with it."""
 
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -14,6 +14,15 @@ def _register_scann_ops() -> None:
                       "pip install scann==1.3.2") from e
 
 
+def newest_version(model_dir: str) -> Optional[int]:
+  """The highest numeric version folder under model_dir, if any."""
+  if not tf.io.gfile.isdir(model_dir):
+    return None
+  versions = [int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
+              if d.rstrip("/").isdigit()]
+  return max(versions) if versions else None
+
+
 def latest_version_dir(model_dir: str) -> str:
   """model_dir itself if it is a SavedModel, else its highest numeric
   version subfolder (TF Serving's layout)."""
@@ -21,23 +30,29 @@ def latest_version_dir(model_dir: str) -> str:
     return model_dir
   if not tf.io.gfile.isdir(model_dir):
     raise FileNotFoundError(f"{model_dir}: no such model directory")
-  versions = [d.rstrip("/") for d in tf.io.gfile.listdir(model_dir)
-              if d.rstrip("/").isdigit()]
-  if not versions:
+  version = newest_version(model_dir)
+  if version is None:
     raise FileNotFoundError(
         f"{model_dir}: no SavedModel and no numeric version folders")
-  return os.path.join(model_dir, max(versions, key=int))
+  return os.path.join(model_dir, str(version))
 
 
 class RetrievalModel:
-  """A loaded retrieval SavedModel."""
+  """A loaded retrieval SavedModel (ScaNN or brute-force variant)."""
 
   def __init__(self, model_dir: str):
     _register_scann_ops()
     self.path = latest_version_dir(model_dir)
+    base = os.path.basename(os.path.normpath(self.path))
+    self.version = int(base) if base.isdigit() else 0
     self._loaded = tf.saved_model.load(self.path)
-    self._by_features = self._loaded.signatures["serve_features"]
-    self._by_examples = self._loaded.signatures["serving_default"]
+    self.signatures = dict(self._loaded.signatures)
+    self._by_features = self.signatures["serve_features"]
+    self._by_examples = self.signatures["serving_default"]
+    self.k = int(self._loaded.top_k.numpy())  # items each query returns
+
+  def input_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
+    return dict(self.signatures[signature_name].structured_input_signature[1])
 
   @property
   def feature_specs(self) -> Dict[str, tf.TensorSpec]:
@@ -45,7 +60,7 @@ class RetrievalModel:
 
   def query(self, features: Dict[str, Sequence]) -> List[List[Tuple[str, float]]]:
     """Top items per user. features: name -> one value per user; missing
-    features are sent empty (their OOV bucket)."""
+    features are sent empty (their OOV bucket) or NaN (the training mean)."""
     specs = self.feature_specs
     unknown = sorted(set(features) - set(specs))
     if unknown:
@@ -54,7 +69,7 @@ class RetrievalModel:
     n = len(next(iter(features.values())))
     tensors = {}
     for name, spec in specs.items():
-      default = 0.0 if spec.dtype == tf.float32 else ""
+      default = float("nan") if spec.dtype == tf.float32 else ""
       tensors[name] = tf.constant(features.get(name, [default] * n),
                                   dtype=spec.dtype)
     return self._decode(self._by_features(**tensors))

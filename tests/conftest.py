@@ -48,3 +48,32 @@ def tiny_artifacts(tmp_path_factory, tiny_data_dir):
       {"head_fraction": 0.2, "seed": 0})
   return {"examples": examples, "item_catalog": catalog, "item_stats": stats,
           "rebalanced_examples": rebalanced}
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_artifacts, tmp_path_factory):
+  """The Trainer's run_fn on the tiny data: a two-tower with an exact
+  ScaNN index (top 20), its brute-force twin and weights."""
+  from tfx.components.trainer.fn_args_utils import FnArgs
+  from components import example_io
+  from models import trainer
+  out = tmp_path_factory.mktemp("trained")
+  examples = tiny_artifacts["examples"].uri
+  custom = {
+      "epochs": 4, "batch_size": 128, "top_k": 20,
+      # Search every leaf and re-score every item exactly, so ScaNN's answer
+      # must equal brute force.
+      "scann_num_leaves": 8, "scann_leaves_to_search": 8,
+      "scann_reordering": 10_000,
+      trainer.ITEM_CATALOG_URI: tiny_artifacts["item_catalog"].uri,
+      trainer.ITEM_STATS_URI: tiny_artifacts["item_stats"].uri,
+      trainer.REBALANCED_URI: tiny_artifacts["rebalanced_examples"].uri,
+  }
+  fn_args = FnArgs(
+      train_files=[example_io.split_pattern(examples, "train")],
+      eval_files=[example_io.split_pattern(examples, "eval")],
+      serving_model_dir=str(out / "model" / "Format-Serving"),
+      model_run_dir=str(out / "model_run"),
+      custom_config=custom)
+  trainer.run_fn(fn_args)
+  return fn_args

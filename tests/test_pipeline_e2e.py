@@ -10,26 +10,31 @@ import pytest
 from pipeline import configs
 
 COMPONENTS = ["LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
-              "ExampleValidator", "AnomaliesCheck", "ItemStatsGen", "CdnTrainer",
-              "RetrievalEvaluator", "Pusher"]
+              "ExampleValidator", "AnomaliesCheck", "ItemStatsGen",
+              "last_blessed_model", "CdnTrainer", "BaselineTrainer",
+              "RetrievalEvaluator", "VersionedPusher"]
+TINY = ["--users", "200", "--items", "120", "--interactions", "1500",
+        "--imbalance-factor", "60", "--batch-size", "128"]
+# One epoch on tiny data: the bars the first run must clear are lenient;
+# what is tested is that they are applied.
+LENIENT = ["--max-regression", "0.5", "--min-tail-hr", "0",
+           "--min-tail-ndcg", "0"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _cdnrec(*args):
+def _cdnrec(*args, expect=0):
   result = subprocess.run(
       [sys.executable, "-m", "cdnrec.cli", *args], cwd=ROOT,
       capture_output=True, text=True, check=False)
-  assert result.returncode == 0, (result.stdout[-3000:] +
-                                  result.stderr[-5000:])
+  assert result.returncode == expect, (result.stdout[-3000:] +
+                                       result.stderr[-5000:])
   return result.stdout
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("e2e"))
-  stdout = _cdnrec("run", "--output", out, "--users", "200", "--items", "120",
-                   "--interactions", "1500", "--imbalance-factor", "60",
-                   "--epochs", "1", "--batch-size", "128")
+  stdout = _cdnrec("run", "--output", out, "--epochs", "1", *TINY, *LENIENT)
   return out, stdout
 
 
@@ -43,7 +48,13 @@ def test_every_component_runs_and_a_model_is_pushed(first_run):
   assert os.path.dirname(pushed) == serving
   assert os.path.basename(pushed).isdigit()
   assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
+  twin = os.path.join(out, "serving", f"{configs.PIPELINE_NAME}_brute_force",
+                      os.path.basename(pushed), "saved_model.pb")
+  assert os.path.exists(twin)
   assert os.path.exists(os.path.join(out, "metadata.sqlite"))
+  # The first CDN model is judged against the two-tower trained beside it.
+  assert "model BLESSED against the baseline trained in this run" in stdout
+  assert re.search(r"index recall: [0-9.]+ vs bar 0\.9500 \(ok\)", stdout)
   assert re.search(r"loss: [0-9.]+", stdout)  # training progress is shown
   for name in ("overall", "head", "tail"):
     assert re.search(rf"{name}\s+n=\d+\s+HR@50=\s*[0-9.]+\s+NDCG@50=", stdout)
@@ -60,11 +71,23 @@ def test_sample_query_is_answered_by_the_pushed_model(first_run):
 
 def test_second_run_reuses_cached_components(first_run):
   out, stdout = first_run
-  again = _cdnrec("run", "--output", out, "--users", "200", "--items", "120",
-                  "--interactions", "1500", "--imbalance-factor", "60",
-                  "--epochs", "1", "--batch-size", "128")
+  again = _cdnrec("run", "--output", out, "--epochs", "1", *TINY, *LENIENT)
   assert "using generated data" in again
   # Same inputs and settings: TFX serves every component from its cache,
   # so the same model version is still the one pushed.
   first = re.search(r"model pushed to (\S+)", stdout).group(1)
   assert re.search(r"model pushed to (\S+)", again).group(1) == first
+
+
+def test_a_model_below_the_bar_is_not_pushed(first_run):
+  out, stdout = first_run
+  serving = os.path.join(out, "serving", configs.PIPELINE_NAME)
+  before = sorted(os.listdir(serving))
+  # A new model (2 epochs) must now beat the model last blessed and an
+  # impossible tail bar.
+  refused = _cdnrec("run", "--output", out, "--epochs", "2", *TINY,
+                    "--min-tail-hr", "1.0", expect=1)
+  assert "model NOT BLESSED against the model last blessed" in refused
+  assert re.search(r"tail hr: [0-9.]+ vs bar 1\.0000 \(FAILED\)", refused)
+  assert "nothing pushed: the model is not blessed" in refused
+  assert sorted(os.listdir(serving)) == before

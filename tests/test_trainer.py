@@ -2,6 +2,7 @@
 fresh process as the embeddings it was built from."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -15,31 +16,7 @@ from components import example_io
 from models import export
 from models import trainer
 
-K = 20
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_artifacts, tmp_path_factory):
-  out = tmp_path_factory.mktemp("trained")
-  examples = tiny_artifacts["examples"].uri
-  custom = {
-      "epochs": 4, "batch_size": 128, "top_k": K,
-      # Search every leaf and re-score every item exactly, so ScaNN's answer
-      # must equal brute force.
-      "scann_num_leaves": 8, "scann_leaves_to_search": 8,
-      "scann_reordering": 10_000,
-      trainer.ITEM_CATALOG_URI: tiny_artifacts["item_catalog"].uri,
-      trainer.ITEM_STATS_URI: tiny_artifacts["item_stats"].uri,
-      trainer.REBALANCED_URI: tiny_artifacts["rebalanced_examples"].uri,
-  }
-  fn_args = FnArgs(
-      train_files=[example_io.split_pattern(examples, "train")],
-      eval_files=[example_io.split_pattern(examples, "eval")],
-      serving_model_dir=str(out / "model" / "Format-Serving"),
-      model_run_dir=str(out / "model_run"),
-      custom_config=custom)
-  trainer.run_fn(fn_args)
-  return fn_args
+K = 20  # the `trained` fixture's top_k (conftest.py)
 
 
 def test_training_lowers_the_loss(trained):
@@ -120,3 +97,76 @@ def test_saved_model_round_trip_in_a_fresh_process(trained, tiny_artifacts):
     assert [i for i, _ in a] == [i for i, _ in b]
   # Unknown users and unseen values fall into OOV buckets, never fail.
   assert [len(r) for r in out["strangers"]] == [K, K]
+
+
+def _ops(saved_model_dir):
+  from tensorflow.core.protobuf import saved_model_pb2
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+    proto.ParseFromString(f.read())
+  graph = proto.meta_graphs[0].graph_def
+  return ({n.op for n in graph.node} |
+          {n.op for fn in graph.library.function for n in fn.node_def})
+
+
+_STOCK_TF_ONLY = r"""
+import json, sys
+import cdnrec  # sets TF_USE_LEGACY_KERAS; does not load the ScaNN ops
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+out = loaded.signatures["serve_features"](
+    **{n: tf.constant(v) for n, v in json.loads(sys.argv[2]).items()})
+print(json.dumps(out["item_ids"].numpy().astype(str).tolist()))
+"""
+
+
+def test_brute_force_twin_needs_only_stock_ops(trained, tiny_artifacts):
+  brute_force = export.brute_force_dir(trained.serving_model_dir)
+  assert not any(op.startswith("Scann") for op in _ops(brute_force))
+  assert any(op.startswith("Scann") for op in _ops(trained.serving_model_dir))
+  requests, _ = _test_users(tiny_artifacts["examples"].uri, n=4)
+  project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(
+      [sys.executable, "-c", _STOCK_TF_ONLY, brute_force,
+       json.dumps(requests)],
+      capture_output=True, text=True, cwd=project_root, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "scann" not in result.stderr.lower()
+  exact = json.loads(result.stdout.strip().splitlines()[-1])
+  # The ScaNN twin searches every leaf here, so both give the same items.
+  from serving import model as serving_model
+  scann = serving_model.RetrievalModel(trained.serving_model_dir).query(
+      requests)
+  assert [set(row) for row in exact] == [set(i for i, _ in r) for r in scann]
+
+
+def test_warm_start_begins_where_the_last_model_ended(trained, caplog):
+  from models import config as config_lib
+  from models import training
+  from models import warm_start
+  with open(os.path.join(trained.model_run_dir, "training.json")) as f:
+    cold = json.load(f)["history"]["val_loss"]
+  data = training.TrainingInputs(
+      train_files=trained.train_files, eval_files=trained.eval_files,
+      item_catalog_uri=trained.custom_config[trainer.ITEM_CATALOG_URI],
+      item_stats_uri=trained.custom_config[trainer.ITEM_STATS_URI])
+  config = config_lib.TrainConfig.from_dict(
+      {"epochs": 1, "batch_size": 128, "top_k": K})
+  with caplog.at_level("INFO", logger="cdnrec.trainer"):
+    warm = training.fit(data, config, verbose=0, warm_start_from=(
+        warm_start.checkpoint_dir(trained.serving_model_dir)))
+  assert re.search(r"warm start from .*: \d+ weights copied, 0 embedding "
+                   r"tables remapped by token, 0 left as initialized",
+                   caplog.text)
+  # One epoch from the old weights ends below where the cold run's first
+  # epoch ended.
+  assert warm.history["val_loss"][0] < cold[0]
+
+
+def test_warm_start_remaps_embedding_rows_by_token():
+  from models import warm_start
+  old = np.array([[0.0], [1.0], [2.0], [3.0]])   # OOV, a, b, c
+  fresh = np.full((4, 1), -1.0)                  # OOV, b, c, d
+  remapped = warm_start._remap_rows(old, fresh, ["a", "b", "c"],  # pylint: disable=protected-access
+                                    ["b", "c", "d"])
+  np.testing.assert_array_equal(remapped[:, 0], [0.0, 2.0, 3.0, -1.0])

@@ -42,5 +42,5 @@ def check_anomalies(uri: str, split_names) -> None:
 @component
 def AnomaliesCheck(  # pylint: disable=invalid-name
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:
-  check_anomalies(anomalies.uri,
+  check_anomalies(uris.local_path(anomalies.uri),
                   artifact_utils.decode_split_names(anomalies.split_names))

@@ -1,4 +1,5 @@
-"""Executor of RetrievalEvaluator: exact full-corpus ranking.
+"""Executor of RetrievalEvaluator: exact full-corpus ranking, the index's
+recall, and the blessing decision (components/evaluator/blessing.py).
 
 User embeddings come from the trained SavedModel's `embed_examples`
 signature (the serving path), item embeddings from the Trainer's
@@ -14,7 +15,7 @@ import glob
 import json
 import logging
 import os
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -23,13 +24,17 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import artifacts
+from components import uris
 from components import example_io
+from components.evaluator import blessing as blessing_lib
 from components.evaluator import metrics as metrics_lib
 from components.item_stats import executor as item_stats_executor
 from models import export
 
 K = "k"
 SPLIT = "split"
+THRESHOLDS = "thresholds"
+BLESSING_FILE = "blessing.json"
 _BATCH = 1024
 _log = logging.getLogger("cdnrec.evaluator")
 
@@ -40,18 +45,44 @@ def _records(examples_uri: str, split: str) -> List[bytes]:
                                                      compression_type="GZIP")]
 
 
+def _load(serving_model_dir: str):
+  from serving import model as serving_model  # registers the ScaNN ops
+  del serving_model
+  return tf.saved_model.load(serving_model_dir)
+
+
 def evaluate(examples_uri: str, serving_model_dir: str, item_stats_uri: str,
              k: int, split: str = "test") -> Dict[str, Any]:
   """Metrics of a trained SavedModel; see `evaluate_embeddings`."""
-  from serving import model as serving_model  # registers the ScaNN ops
-  del serving_model
   item_ids, item_vectors = export.read_item_embeddings(
       export.embeddings_dir(serving_model_dir))
-  embed = tf.saved_model.load(serving_model_dir).signatures["embed_examples"]
+  embed = _load(serving_model_dir).signatures["embed_examples"]
   return evaluate_embeddings(
       lambda chunk: embed(examples=tf.constant(chunk))["embeddings"].numpy(),
       item_ids, item_vectors, examples_uri,
       item_stats_executor.load_item_rows(item_stats_uri), k, split)
+
+
+def index_recall(examples_uri: str, serving_model_dir: str,
+                 split: str = "test", max_queries: int = 2000) -> float:
+  """Share of the exact top-K items (brute force over every item) that the
+  served index returns, for held-out users (the `split` examples)."""
+  item_ids, item_vectors = export.read_item_embeddings(
+      export.embeddings_dir(serving_model_dir))
+  loaded = _load(serving_model_dir)
+  queries = _records(examples_uri, split)[:max_queries]
+  hits = total = 0
+  for start in range(0, len(queries), _BATCH):
+    chunk = tf.constant(queries[start:start + _BATCH])
+    found = loaded.signatures["serving_default"](examples=chunk)["item_ids"]
+    found = found.numpy().astype(str)
+    k = found.shape[1]
+    users = loaded.signatures["embed_examples"](examples=chunk)["embeddings"]
+    scores = users.numpy() @ item_vectors.T
+    exact = item_ids[np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+    hits += sum(len(set(e) & set(f)) for e, f in zip(exact, found))
+    total += exact.size
+  return hits / total if total else 1.0
 
 
 def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
@@ -84,20 +115,24 @@ def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
   for s in exclude_splits:
     for record in _records(examples_uri, s):
       item, _, user = example_io.read_id_and_index(record)
-      seen[user].append(column[item])
+      if item in column:  # an older model may not know newer items
+        seen[user].append(column[item])
 
   queries = _records(examples_uri, split)
   ranks, is_head = [], []
   for start in range(0, len(queries), _BATCH):
     chunk = queries[start:start + _BATCH]
     scores = embed_examples(chunk) @ item_vectors.T
-    targets, excluded = [], []
+    targets, excluded, unknown = [], [], []
     for record in chunk:
       item, _, user = example_io.read_id_and_index(record)
-      targets.append(column[item])
+      # An item the model cannot rank (absent from its index) is a miss.
+      unknown.append(item not in column)
+      targets.append(column.get(item, 0))
       excluded.append(seen[user])
       is_head.append(head[item])
-    ranks.append(metrics_lib.ranks(scores, np.array(targets), excluded))
+    rank = metrics_lib.ranks(scores, np.array(targets), excluded)
+    ranks.append(np.where(unknown, len(item_ids), rank))
   rank = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
   result = {name: dataclasses.asdict(m) for name, m in
             metrics_lib.sliced(rank, np.array(is_head, dtype=bool), k).items()}
@@ -119,6 +154,8 @@ def format_metrics(result: Dict[str, Any]) -> str:
 
 
 class Executor(base_executor.BaseExecutor):
+  """Measures the model (and the reference model on the same data), checks
+  its index, and writes metrics and the blessing decision."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -127,14 +164,70 @@ class Executor(base_executor.BaseExecutor):
     model = artifact_utils.get_single_instance(input_dict["model"])
     stats = artifact_utils.get_single_instance(input_dict["item_stats"])
     out = artifact_utils.get_single_instance(output_dict["metrics"])
+    blessing = artifact_utils.get_single_instance(output_dict["blessing"])
     k = int(exec_properties[K])
     split = exec_properties.get(SPLIT) or "test"
-    result = evaluate(examples.uri, os.path.join(model.uri, "Format-Serving"),
-                      stats.uri, k, split)
-    os.makedirs(out.uri, exist_ok=True)
-    with open(os.path.join(out.uri, artifacts.METRICS_FILE), "w") as f:
-      json.dump(result, f, indent=2)
+    thresholds = blessing_lib.Thresholds(
+        **json.loads(exec_properties.get(THRESHOLDS) or "{}"))
+    examples_path = uris.local_path(examples.uri)
+    stats_path = uris.local_path(stats.uri)
+    serving = os.path.join(uris.local_path(model.uri), export.SCANN_FORMAT)
+    result = evaluate(examples_path, serving, stats_path, k, split)
+    recall = index_recall(examples_path, serving, split)
+    _log.info("%s", format_metrics(result))
+    _log.info("index recall@%d against exact search, held-out %s users: "
+              "%.4f", k, split, recall)
+
+    reference = _reference(input_dict)
+    reference_metrics = None
+    if reference is not None:
+      reference_metrics = evaluate(
+          examples_path,
+          os.path.join(uris.local_path(reference[1].uri), export.SCANN_FORMAT),
+          stats_path, k, split)
+      _log.info("reference (%s):\n%s", reference[0],
+                format_metrics(reference_metrics))
+    decision = blessing_lib.decide(
+        result, recall, thresholds, reference_metrics,
+        reference[0] if reference else None)
+    _log.info("%s", decision.describe())
+
+    out_path = uris.local_path(out.uri)
+    os.makedirs(out_path, exist_ok=True)
+    with open(os.path.join(out_path, artifacts.METRICS_FILE), "w") as f:
+      json.dump({**result, "index_recall": recall,
+                 "reference": reference_metrics}, f, indent=2)
     for name in ("overall", "head", "tail"):
       out.set_float_custom_property(f"{name}_hr", result[name]["hr"])
       out.set_float_custom_property(f"{name}_ndcg", result[name]["ndcg"])
-    _log.info("%s", format_metrics(result))
+    out.set_float_custom_property("index_recall", recall)
+    _write_blessing(blessing, decision, model, thresholds)
+
+
+def _reference(input_dict) -> Optional[Tuple[str, types.Artifact]]:
+  """The model last blessed, else the baseline trained in this run."""
+  for key, label in (("last_blessed_model", "the model last blessed"),
+                     ("baseline_model", "the baseline trained in this run")):
+    found = input_dict.get(key) or []
+    if found:
+      return f"{label} ({found[0].uri})", found[0]
+  return None
+
+
+def _write_blessing(blessing: types.Artifact,
+                    decision: blessing_lib.Decision, model: types.Artifact,
+                    thresholds: blessing_lib.Thresholds) -> None:
+  path = uris.local_path(blessing.uri)
+  os.makedirs(path, exist_ok=True)
+  # BLESSED / NOT_BLESSED marker files and the custom properties follow
+  # TFX's Evaluator, so its Pusher and LatestBlessedModelStrategy work.
+  marker = "BLESSED" if decision.blessed else "NOT_BLESSED"
+  with open(os.path.join(path, marker), "w"):
+    pass
+  with open(os.path.join(path, BLESSING_FILE), "w") as f:
+    json.dump({**decision.to_dict(),
+               "thresholds": dataclasses.asdict(thresholds)}, f, indent=2)
+  blessing.set_int_custom_property("blessed", int(decision.blessed))
+  blessing.set_string_custom_property("current_model", model.uri)
+  blessing.set_int_custom_property("current_model_id", model.id)
+  blessing.set_string_custom_property("reasons", "; ".join(decision.reasons))

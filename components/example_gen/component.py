@@ -29,7 +29,11 @@ from components.example_gen import executor
 
 def fingerprint(data_dir: str) -> str:
   """Changes whenever a file under data_dir does, so caching never serves a
-  stale split of edited data."""
+  stale split of edited data. A remote folder (gs://...) compiled for a
+  cluster is not listed here: its runs are fingerprinted by the
+  orchestrator's own caching, empty here."""
+  if "://" in data_dir:
+    return ""
   if not os.path.isdir(data_dir):
     raise FileNotFoundError(f"{data_dir}: no such data directory")
   h = hashlib.sha256()

@@ -15,6 +15,7 @@ from cdnrec import features as F
 from cdnrec.data import atomic
 from cdnrec.data import readers
 from components import artifacts
+from components import uris
 from components import example_io
 from components.example_gen import split as loo
 
@@ -73,15 +74,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     seed = int(exec_properties.get(SEED) or 0)
     examples = artifact_utils.get_single_instance(output_dict["examples"])
     catalog = artifact_utils.get_single_instance(output_dict["item_catalog"])
+    catalog_path = uris.local_path(catalog.uri)
     # Every source is first read, checked and rewritten as canonical atomic
     # files inside the catalog artifact, which is published only when the
     # whole component succeeds.
     dataset, report = readers.convert(
         exec_properties.get(DATA_FORMAT) or "recbole",
-        exec_properties[DATA_DIR], os.path.join(catalog.uri, "source"),
+        exec_properties[DATA_DIR], os.path.join(catalog_path, "source"),
         readers.ReadOptions(int(exec_properties.get(MAX_BAD_ROWS) or 0)),
         json.loads(exec_properties.get(READER_CONFIG) or "{}"))
-    with open(os.path.join(catalog.uri, "read_report.json"), "w") as f:
+    with open(os.path.join(catalog_path, "read_report.json"), "w") as f:
       f.write(readers.report_json(report))
     if report.bad_rows:
       _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
@@ -194,9 +196,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                num_shards=1, shard_name_template=""))
 
     example_io.mark_examples(examples, example_io.SPLITS)
-    with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE), "w") as f:
+    with open(os.path.join(catalog_path, artifacts.FEATURES_FILE), "w") as f:
       f.write(feature_config.to_json())
-    with open(os.path.join(catalog.uri, "source.json"), "w") as f:
+    with open(os.path.join(catalog_path, "source.json"), "w") as f:
       json.dump({"data_dir": exec_properties[DATA_DIR],
                  "data_format": exec_properties.get(DATA_FORMAT) or "recbole",
                  "dataset": dataset.name}, f)

@@ -12,6 +12,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 from components import artifacts
+from components import uris
 from components import example_io
 from components.item_stats import stats
 
@@ -44,13 +45,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     item_stats = artifact_utils.get_single_instance(output_dict["item_stats"])
     rebalanced = artifact_utils.get_single_instance(
         output_dict["rebalanced_examples"])
+    # Beam reads and writes the URIs (a distributed runner's workers see
+    # gs:// but not this machine's mounts); plain file I/O uses local paths.
+    item_stats_path = uris.local_path(item_stats.uri)
     head_fraction = float(exec_properties[HEAD_FRACTION])
     seed = int(exec_properties.get(SEED) or 0)
     catalog_path = os.path.join(catalog.uri, artifacts.CATALOG_FILE)
 
     with self._make_beam_pipeline() as p:
-      train = (_read_examples(p, example_io.split_pattern(examples.uri, "train"),
-                              "train")
+      train = (_read_examples(
+          p, example_io.split_pattern(examples.uri, "train"), "train")
                | "ParseTrain" >> beam.Map(
                    lambda b: (example_io.read_id_and_index(b), b)))
       frequency = (train
@@ -109,7 +113,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
              | f"ItemOf[{split}]" >> beam.Map(
                  lambda b: example_io.read_id_and_index(b)[0])
              | f"ListItems[{split}]" >> beam.combiners.ToList())
-            if glob.glob(pattern) else
+            if glob.glob(example_io.split_pattern(
+                uris.local_path(examples.uri), split)) else
             p | f"Empty[{split}]" >> beam.Create([[]]))
       train_size = train | "CountTrain" >> beam.combiners.Count.Globally()
 
@@ -134,7 +139,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                num_shards=1, shard_name_template=""))
 
     example_io.mark_examples(rebalanced, ["train"])
-    summary = load_summary(item_stats.uri)
+    summary = load_summary(item_stats_path)
     for key in ("imbalance_factor", "head_fraction"):
       item_stats.set_float_custom_property(key, getattr(summary, key))
     for key in ("n_items", "n_head", "n_tail", "rebalance_cap",

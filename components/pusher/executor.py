@@ -1,0 +1,61 @@
+"""Executor of VersionedPusher."""
+
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.pusher import versions
+from components import uris
+from models import export
+
+SCANN_DIRECTORY = "scann_directory"
+BRUTE_FORCE_DIRECTORY = "brute_force_directory"
+KEEP_VERSIONS = "keep_versions"
+PUSH_FILE = "push.json"
+_log = logging.getLogger("cdnrec.pusher")
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    model = artifact_utils.get_single_instance(input_dict["model"])
+    blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
+    pushed = artifact_utils.get_single_instance(output_dict["pushed_model"])
+    model_path = uris.local_path(model.uri)
+    pushed_path = uris.local_path(pushed.uri)
+    keep = int(exec_properties[KEEP_VERSIONS])
+    targets = {export.SCANN_FORMAT:
+               uris.local_path(exec_properties[SCANN_DIRECTORY])}
+    if exec_properties.get(BRUTE_FORCE_DIRECTORY):
+      targets[export.BRUTE_FORCE_FORMAT] = uris.local_path(
+          exec_properties[BRUTE_FORCE_DIRECTORY])
+    record: Dict[str, Any] = {"model": model.uri}
+    if not blessing.get_int_custom_property("blessed"):
+      reasons = blessing.get_string_custom_property("reasons")
+      _log.warning("NOT pushed: the model is not blessed (%s)", reasons)
+      record.update(pushed=False, reason=reasons)
+      pushed.set_int_custom_property("pushed", 0)
+    else:
+      version = versions.next_version(list(targets.values()))
+      destinations = []
+      for variant, base in targets.items():
+        final = versions.publish(os.path.join(model_path, variant), base,
+                                 version)
+        removed = versions.prune(base, keep, protect=version)
+        destinations.append(final)
+        _log.info("pushed %s as %s%s", variant, final,
+                  f" (removed old versions {removed})" if removed else "")
+      record.update(pushed=True, version=version, destinations=destinations)
+      pushed.set_int_custom_property("pushed", 1)
+      pushed.set_int_custom_property("pushed_version", version)
+      pushed.set_string_custom_property("pushed_destination", destinations[0])
+    os.makedirs(pushed_path, exist_ok=True)
+    with open(os.path.join(pushed_path, PUSH_FILE), "w") as f:
+      json.dump(record, f, indent=2)

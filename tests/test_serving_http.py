@@ -1,0 +1,250 @@
+"""`cdnrec serve` over real HTTP on loopback: TF Serving's REST API,
+answers equal to the SavedModel's, clear 400s, a bounded load test, and a
+version switch under load without a failed request."""
+
+import base64
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import example_io
+from components.pusher import versions
+from serving import client
+from serving import model as serving_model
+from serving import server as server_lib
+
+K = 20  # the `trained` fixture's top_k (conftest.py)
+NAME = "cdnrec"
+
+
+@pytest.fixture(scope="module")
+def model_base(trained, tmp_path_factory):
+  """A TF Serving model_base_path holding version 1."""
+  base = str(tmp_path_factory.mktemp("serving") / NAME)
+  versions.publish(trained.serving_model_dir, base, 1)
+  return base
+
+
+@pytest.fixture(scope="module")
+def served(model_base):
+  holder = server_lib.ModelHolder(model_base)
+  server = server_lib.RetrievalServer(holder, NAME, "127.0.0.1", 0,
+                                      max_body_bytes=64 * 1024,
+                                      max_batch=16, poll_seconds=0.2)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  host, port = server.server_address
+  yield f"http://{host}:{port}", server
+  server.shutdown()
+  server.server_close()
+
+
+@pytest.fixture(scope="module")
+def test_users(tiny_artifacts):
+  records = [r.numpy() for r in tf.data.TFRecordDataset(
+      tf.io.gfile.glob(example_io.split_pattern(
+          tiny_artifacts["examples"].uri, "test")),
+      compression_type="GZIP").take(6)]
+  users = []
+  for record in records:
+    features = tf.train.Example.FromString(record).features.feature
+    users.append({name: " ".join(v.decode() for v in value.bytes_list.value)
+                  for name, value in features.items()
+                  if name.startswith("user_")})
+  return users, records
+
+
+def _post(url, body, raw=None, headers=None):
+  """(status, decoded JSON) of a POST with a JSON (or raw) body."""
+  host_port = url.split("//", 1)[1].split("/", 1)[0]
+  connection = http.client.HTTPConnection(host_port, timeout=30)
+  data = raw if raw is not None else json.dumps(body).encode()
+  connection.request("POST", f"/v1/models/{NAME}:predict", body=data,
+                     headers=headers or {"Content-Type": "application/json"})
+  response = connection.getresponse()
+  payload = json.loads(response.read())
+  connection.close()
+  return response.status, payload
+
+
+def test_binds_loopback_by_default(served):
+  _, server = served
+  assert server.server_address[0] == "127.0.0.1"
+
+
+def test_status_and_metadata(served):
+  url, _ = served
+  assert client.status(url, NAME) == {"model_version_status": [{
+      "version": "1", "state": "AVAILABLE",
+      "status": {"error_code": "OK", "error_message": ""}}]}
+  meta = client._call(f"{url}/v1/models/{NAME}/metadata")  # pylint: disable=protected-access
+  signatures = meta["metadata"]["signature_def"]["signature_def"]
+  assert {"serving_default", "serve_features"} <= set(signatures)
+  assert signatures["serving_default"]["inputs"]["examples"]["dtype"] == (
+      "DT_STRING")
+  assert set(signatures["serve_features"]["outputs"]) == {"item_ids",
+                                                         "scores"}
+  assert meta["model_spec"] == {"name": NAME, "signature_name": "",
+                                "version": "1"}
+  with pytest.raises(client.ServerError, match="404.*Servable not found"):
+    client.status(url, "other")
+
+
+def test_answers_equal_the_saved_model(served, model_base, test_users):
+  url, _ = served
+  users, records = test_users
+  direct = serving_model.RetrievalModel(model_base)
+  expected = direct.query({n: [u[n] for u in users] for n in users[0]})
+  by_features = client.predict(url, NAME, users)
+  by_examples = _post(url, {"instances": [
+      {"b64": base64.b64encode(r).decode()} for r in records]})[1]
+  columnar = _post(url, {"signature_name": "serve_features", "inputs": {
+      n: [u[n] for u in users] for n in users[0]}})[1]["outputs"]
+  for i, want in enumerate(expected):
+    for got in (by_features[i], by_examples["predictions"][i]):
+      assert got["item_ids"] == [item for item, _ in want]
+      np.testing.assert_allclose(got["scores"], [s for _, s in want],
+                                 rtol=1e-5)
+    assert columnar["item_ids"][i] == [item for item, _ in want]
+
+
+def test_k_trims_and_is_bounded(served, test_users):
+  url, _ = served
+  users, _ = test_users
+  full = client.predict(url, NAME, users[:1])[0]
+  five = client.predict(url, NAME, users[:1], k=5)[0]
+  assert five["item_ids"] == full["item_ids"][:5]
+  for bad in (0, K + 1, "5", 2.5, True):
+    status, payload = _post(url, {"signature_name": "serve_features",
+                                  "instances": users[:1], "k": bad})
+    assert status == 400
+    assert f"k must be an integer in [1, {K}]" in payload["error"]
+
+
+def test_unknown_users_and_values_are_answered(served):
+  url, _ = served
+  answers = client.predict(url, NAME, [{"user_id": "nobody"},
+                                       {"user_id": "", "user_age": "never"}])
+  assert [len(a["item_ids"]) for a in answers] == [K, K]
+
+
+@pytest.mark.parametrize("body,raw,message", [
+    (None, b"{not json", "malformed JSON"),
+    ([1, 2], None, "must be a JSON object"),
+    ({"instances": []}, None, "non-empty list"),
+    ({"instances": [{}], "inputs": {}}, None, "exactly one of"),
+    ({"signature_name": "serve_features",
+      "instances": [{"user_id": {"a": 1}}]}, None,
+     "input 'user_id' row 0: expected a string"),
+    ({"signature_name": "serve_features",
+      "instances": [{"user_id": "u1", "shoe_size": "9"}]}, None,
+     "unknown inputs ['shoe_size']"),
+    ({"signature_name": "serve_features",
+      "inputs": {"user_id": ["a", "b"], "user_age": ["x"]}}, None,
+     "all of one length"),
+    ({"instances": [{"b64": "***"}]}, None, "bad base64"),
+    ({"instances": [{"b64": base64.b64encode(b"\n\x05abc").decode()}]}, None,
+     "the model rejected the inputs"),
+    ({"signature_name": "nope", "instances": [{}]}, None,
+     "unknown signature_name 'nope'"),
+    ({"signature_name": "serve_features",
+      "instances": [{"user_id": "u"}] * 17}, None,
+     "17 queries in one request; at most 16"),
+])
+def test_bad_requests_get_a_400_that_says_why(served, body, raw, message):
+  url, _ = served
+  status, payload = _post(url, body, raw)
+  assert status == 400
+  assert message in payload["error"]
+
+
+def test_oversized_body_is_refused(served):
+  url, _ = served
+  status, payload = _post(url, None, raw=b" " * (64 * 1024 + 1))
+  assert status == 400
+  assert "at most 65536" in payload["error"]
+
+
+def _load(url, users, clients, requests_each=None, stop=None):
+  """Latencies (s), errors and versions seen of `clients` threads, each
+  sending `requests_each` predicts, or predicts until `stop` is set."""
+  def one_client(seed):
+    latencies, errors, versions_seen = [], [], set()
+    i = 0
+    while (i < requests_each) if requests_each else not stop.is_set():
+      user = users[(seed + i) % len(users)]
+      i += 1
+      started = time.perf_counter()
+      try:
+        answer = client.predict(url, NAME, [user], k=10)
+        assert len(answer[0]["item_ids"]) == 10
+        versions_seen.add(client.status(url, NAME)["model_version_status"][
+            0]["version"])
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(repr(e))  # counted, and the test fails on any
+      latencies.append(time.perf_counter() - started)
+    return latencies, errors, versions_seen
+  with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    results = list(pool.map(one_client, range(clients)))
+  return ([x for r in results for x in r[0]], [x for r in results for x in r[1]],
+          set().union(*(r[2] for r in results)))
+
+
+def test_bounded_load(served, test_users, capsys):
+  url, _ = served
+  latencies, errors, _ = _load(url, test_users[0], clients=8,
+                               requests_each=25)
+  assert errors == []
+  p50, p95, p99 = np.percentile(np.array(latencies) * 1000, [50, 95, 99])
+  with capsys.disabled():
+    print(f"\n[load] 8 clients x 25 predicts: p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms (predict + status)")
+
+
+def test_version_switch_under_load(served, model_base, trained, test_users):
+  url, server = served
+  results = {}
+  stop = threading.Event()
+  worker = threading.Thread(target=lambda: results.update(
+      zip(("latencies", "errors", "versions"),
+          _load(url, test_users[0], clients=4, stop=stop))))
+  worker.start()
+  try:
+    time.sleep(0.5)
+    new_version = server.holder.current.version + 1
+    versions.publish(trained.serving_model_dir, model_base, new_version)
+    deadline = time.time() + 60
+    while server.holder.current.version != new_version and (
+        time.time() < deadline):
+      time.sleep(0.1)
+    time.sleep(0.5)  # keep the load on the new version a while
+  finally:
+    stop.set()
+    worker.join(timeout=60)
+  assert server.holder.current.version == new_version
+  assert results["errors"] == []
+  # Requests were answered by both versions, none failed in between.
+  assert {str(new_version - 1), str(new_version)} <= results["versions"]
+
+
+def test_a_broken_new_version_does_not_replace_the_served_one(served,
+                                                              model_base):
+  _, server = served
+  served_version = server.holder.current.version
+  broken = os.path.join(model_base, str(served_version + 1))
+  os.makedirs(broken)
+  with open(os.path.join(broken, "saved_model.pb"), "w") as f:
+    f.write("not a SavedModel")
+  try:
+    assert server.holder.refresh() is False
+    assert server.holder.current.version == served_version
+  finally:
+    shutil.rmtree(broken)
