@@ -1,7 +1,7 @@
 """tf.data input pipelines and vocabularies for the retrieval towers."""
 
 import dataclasses
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 import tensorflow as tf

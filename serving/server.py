@@ -26,7 +26,6 @@ import math
 import os
 import re
 import threading
-import time
 from http import server as http_server
 from typing import Any, Dict, List, Optional, Tuple
 

@@ -3,7 +3,6 @@ hand in the comments."""
 
 import glob
 import hashlib
-import json
 import os
 
 import pytest

@@ -62,3 +62,11 @@ def test_prune_keeps_the_newest(tmp_path):
   assert versions.versions(base) == [3, 4]
   with pytest.raises(ValueError, match="keep must be >= 1"):
     versions.prune(base, keep=0, protect=4)
+
+
+def test_a_version_remembers_the_model_it_came_from(tmp_path):
+  base = str(tmp_path / "serving")
+  final = versions.publish(_saved_model(tmp_path / "m1"), base, 3,
+                           origin_uri="/pipeline/Trainer/model/12")
+  assert versions.origin(final) == "/pipeline/Trainer/model/12"
+  assert versions.origin(str(tmp_path / "m1")) == ""

@@ -10,7 +10,7 @@ embedded default and real RecBole data go through one reader.
 import dataclasses
 import enum
 import os
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 
 class FieldType(str, enum.Enum):

@@ -10,6 +10,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
+from components import uris
+
 ANOMALIES_FILE = "SchemaDiff.pb"
 
 

@@ -1,8 +1,7 @@
 """Full-corpus HR@K and NDCG@K as ../shared/PROTOCOL.md defines them."""
 
 import dataclasses
-import math
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 

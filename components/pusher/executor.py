@@ -42,12 +42,21 @@ class Executor(base_executor.BaseExecutor):
       _log.warning("NOT pushed: the model is not blessed (%s)", reasons)
       record.update(pushed=False, reason=reasons)
       pushed.set_int_custom_property("pushed", 0)
+    elif _already_pushed(model.uri, list(targets.values())):
+      # A rerun with the Trainer cached blesses the same model again; a
+      # second copy would only be a new version number for the same model.
+      version = versions.versions(targets[export.SCANN_FORMAT])[-1]
+      _log.info("model already pushed as version %d; nothing to do", version)
+      record.update(pushed=True, version=version, destinations=[
+          os.path.join(base, str(version)) for base in targets.values()])
+      pushed.set_int_custom_property("pushed", 1)
+      pushed.set_int_custom_property("pushed_version", version)
     else:
       version = versions.next_version(list(targets.values()))
       destinations = []
       for variant, base in targets.items():
         final = versions.publish(os.path.join(model_path, variant), base,
-                                 version)
+                                 version, origin_uri=model.uri)
         removed = versions.prune(base, keep, protect=version)
         destinations.append(final)
         _log.info("pushed %s as %s%s", variant, final,
@@ -59,3 +68,11 @@ class Executor(base_executor.BaseExecutor):
     os.makedirs(pushed_path, exist_ok=True)
     with open(os.path.join(pushed_path, PUSH_FILE), "w") as f:
       json.dump(record, f, indent=2)
+
+
+def _already_pushed(model_uri: str, bases) -> bool:
+  """Whether the newest version of every folder came from model_uri."""
+  newest = [versions.versions(base) for base in bases]
+  return all(newest) and all(
+      versions.origin(os.path.join(base, str(v[-1]))) == model_uri
+      for base, v in zip(bases, newest))

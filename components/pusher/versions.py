@@ -31,9 +31,22 @@ def next_version(base_directories: List[str],
   return max(int(now if now is not None else time.time()), latest + 1)
 
 
-def publish(source: str, base_directory: str, version: int) -> str:
+ORIGIN_FILE = "pushed_from.txt"  # beside saved_model.pb; servers ignore it
+
+
+def origin(version_dir: str) -> str:
+  """The model URI a version was pushed from ('' if unknown)."""
+  path = os.path.join(version_dir, ORIGIN_FILE)
+  if not os.path.exists(path):
+    return ""
+  with open(path) as f:
+    return f.read().strip()
+
+
+def publish(source: str, base_directory: str, version: int,
+            origin_uri: str = "") -> str:
   """Copies the SavedModel folder `source` to `<base>/<version>`
-  atomically; returns the new folder."""
+  atomically, noting origin_uri inside; returns the new folder."""
   if not os.path.exists(os.path.join(source, "saved_model.pb")):
     raise FileNotFoundError(f"{source}: not a SavedModel (no saved_model.pb)")
   final = os.path.join(base_directory, str(version))
@@ -44,6 +57,8 @@ def publish(source: str, base_directory: str, version: int) -> str:
   shutil.rmtree(staging, ignore_errors=True)
   try:
     shutil.copytree(source, staging)
+    with open(os.path.join(staging, ORIGIN_FILE), "w") as f:
+      f.write(origin_uri + "\n")
     os.rename(staging, final)
   finally:
     shutil.rmtree(staging, ignore_errors=True)

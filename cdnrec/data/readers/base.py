@@ -13,7 +13,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from cdnrec.data import atomic
 

@@ -4,7 +4,6 @@ the data must have been prepared with `tfds build` beforehand."""
 
 import os
 
-from cdnrec.data import atomic
 from cdnrec.data.readers import base
 from cdnrec.data.readers import movielens
 
