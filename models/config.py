@@ -26,7 +26,7 @@ class TrainConfig:
     seed: seeds weights and shuffling.
     scann_num_leaves: ScaNN tree leaves; None picks sqrt(#items).
     scann_leaves_to_search: None picks a fifth of the leaves.
-    scann_reordering: exact re-scoring candidates; None picks max(4k, 100).
+    scann_reordering: exact re-scoring candidates; None picks max(20k, 500).
     num_memorization_experts: CDN item experts over the item id (n1).
     num_generalization_experts: CDN item experts over item content (n2).
     expert_layers: layer widths of each item expert; (64,) is the paper's
