@@ -143,7 +143,8 @@ def _run(source: str, out: str, beam_args: List[str]) -> Dict:
   stdout, stderr = process.communicate()
   seconds = time.perf_counter() - started
   if process.returncode != 0:
-    raise RuntimeError(f"ItemStatsGen failed:\n{stderr[-3000:]}")
+    raise RuntimeError(f"ItemStatsGen failed (exit {process.returncode}, "
+                       f"peak {peak / 1e9:.2f} GB):\n{stderr[-3000:]}")
   summary = json.loads(stdout[stdout.index("{"):])
   return {"seconds": seconds, "peak_rss_gb": peak / 1e9,
           "rebalanced_size": summary["rebalanced_size"]}
@@ -166,7 +167,15 @@ def main(argv=None) -> int:
           flush=True)
     for runner in args.runners.split(","):
       out = os.path.join(args.out, f"run_{n}_{runner}")
-      measured = _run(source, out, RUNNERS[runner])
+      try:
+        measured = _run(source, out, RUNNERS[runner])
+      except RuntimeError as e:
+        # A run that fails (e.g. killed for memory) is a result too: it is
+        # reported in the table and the JSON, and the other runs go on.
+        print(f"  {runner}: FAILED\n{e}", flush=True)
+        results.append({"interactions": n, "runner": runner,
+                        "error": str(e)[-500:]})
+        continue
       measured.update(interactions=n, runner=runner, items=info["items"],
                       users=info["users"],
                       elements_per_second=n / measured["seconds"])
@@ -179,6 +188,9 @@ def main(argv=None) -> int:
   print(f"{'interactions':>12} {'runner':>17} {'seconds':>8} "
         f"{'interactions/s':>15} {'peak GB':>8} {'|Ω_r|':>9}")
   for r in results:
+    if "error" in r:
+      print(f"{r['interactions']:>12} {r['runner']:>17}   failed (see above)")
+      continue
     print(f"{r['interactions']:>12} {r['runner']:>17} {r['seconds']:>8.0f} "
           f"{r['elements_per_second']:>15.0f} {r['peak_rss_gb']:>8.2f} "
           f"{r['rebalanced_size']:>9}")

@@ -388,12 +388,14 @@ def _query(args) -> int:
 
 def _query_server(args, features):
   from serving import client
+  types = client.input_types(args.server, args.model_name)
   for name, value in features.items():
-    if name != "user_id":
-      try:  # numbers go as JSON numbers; the server checks the types
+    if types.get(name, "DT_STRING") != "DT_STRING":
+      try:
         features[name] = float(value)
       except ValueError:
-        pass
+        raise SystemExit(f"error: --feature {name}={value}: the model takes "
+                         f"a number for {name}") from None
   answer = client.predict(args.server, args.model_name, [features],
                           k=args.top)[0]
   return (f"{args.server} ({args.model_name})",

@@ -36,6 +36,19 @@ def status(server: str, model: str) -> Dict[str, Any]:
   return _call(f"{server.rstrip('/')}/v1/models/{model}")
 
 
+def metadata(server: str, model: str) -> Dict[str, Any]:
+  return _call(f"{server.rstrip('/')}/v1/models/{model}/metadata")
+
+
+def input_types(server: str, model: str,
+                signature_name: str = "serve_features") -> Dict[str, str]:
+  """Input name -> TF dtype name ("DT_STRING", "DT_FLOAT") of a signature."""
+  signatures = metadata(server, model)["metadata"]["signature_def"][
+      "signature_def"]
+  return {name: info["dtype"] for name, info in
+          signatures[signature_name]["inputs"].items()}
+
+
 def predict(server: str, model: str, instances: List[Dict[str, Any]],
             signature_name: str = "serve_features",
             k: Optional[int] = None) -> List[Dict[str, Any]]:

@@ -8,6 +8,8 @@ import http.client
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -85,7 +87,7 @@ def test_status_and_metadata(served):
   assert client.status(url, NAME) == {"model_version_status": [{
       "version": "1", "state": "AVAILABLE",
       "status": {"error_code": "OK", "error_message": ""}}]}
-  meta = client._call(f"{url}/v1/models/{NAME}/metadata")  # pylint: disable=protected-access
+  meta = client.metadata(url, NAME)
   signatures = meta["metadata"]["signature_def"]["signature_def"]
   assert {"serving_default", "serve_features"} <= set(signatures)
   assert signatures["serving_default"]["inputs"]["examples"]["dtype"] == (
@@ -114,6 +116,29 @@ def test_answers_equal_the_saved_model(served, model_base, test_users):
       np.testing.assert_allclose(got["scores"], [s for _, s in want],
                                  rtol=1e-5)
     assert columnar["item_ids"][i] == [item for item, _ in want]
+
+
+def test_cdnrec_query_is_a_client(served, test_users):
+  url, _ = served
+  users, _ = test_users
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  command = [sys.executable, "-m", "cdnrec.cli", "query", "--server", url,
+             "--model-name", NAME, "--user-id", users[0]["user_id"],
+             "--top", "5", "--json"]
+  command += [f"--feature={n}={v}" for n, v in users[0].items()
+              if n != "user_id"]
+  result = subprocess.run(command, capture_output=True, text=True, cwd=root,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  answer = json.loads(result.stdout.strip().splitlines()[-1])
+  expected = client.predict(url, NAME, users[:1], k=5)[0]["item_ids"]
+  assert [i["item_id"] for i in answer["items"]] == expected
+  wrong = subprocess.run(command[:6] + ["--model-name", "nope",
+                                        "--user-id", "u"],
+                         capture_output=True, text=True, cwd=root,
+                         check=False)
+  assert wrong.returncode == 2
+  assert "error: HTTP 404" in wrong.stderr
 
 
 def test_k_trims_and_is_bounded(served, test_users):
