@@ -45,41 +45,49 @@ def _records(examples_uri: str, split: str) -> List[bytes]:
                                                      compression_type="GZIP")]
 
 
-def _load(serving_model_dir: str):
-  from serving import model as serving_model  # registers the ScaNN ops
-  del serving_model
-  return tf.saved_model.load(serving_model_dir)
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+  """A trained SavedModel and its items' embeddings, loaded once for both
+  the metrics and the index check."""
+  signatures: Any
+  item_ids: np.ndarray
+  item_vectors: np.ndarray
+
+  @classmethod
+  def load(cls, serving_model_dir: str) -> "ServedModel":
+    from serving import model as serving_model  # registers the ScaNN ops
+    del serving_model
+    item_ids, item_vectors = export.read_item_embeddings(
+        export.embeddings_dir(serving_model_dir))
+    return cls(tf.saved_model.load(serving_model_dir).signatures, item_ids,
+               item_vectors)
+
+  def embed(self, chunk: List[bytes]) -> np.ndarray:
+    return self.signatures["embed_examples"](
+        examples=tf.constant(chunk))["embeddings"].numpy()
 
 
-def evaluate(examples_uri: str, serving_model_dir: str, item_stats_uri: str,
+def evaluate(examples_uri: str, served: ServedModel, item_stats_uri: str,
              k: int, split: str = "test") -> Dict[str, Any]:
   """Metrics of a trained SavedModel; see `evaluate_embeddings`."""
-  item_ids, item_vectors = export.read_item_embeddings(
-      export.embeddings_dir(serving_model_dir))
-  embed = _load(serving_model_dir).signatures["embed_examples"]
   return evaluate_embeddings(
-      lambda chunk: embed(examples=tf.constant(chunk))["embeddings"].numpy(),
-      item_ids, item_vectors, examples_uri,
+      served.embed, served.item_ids, served.item_vectors, examples_uri,
       item_stats_executor.load_item_rows(item_stats_uri), k, split)
 
 
-def index_recall(examples_uri: str, serving_model_dir: str,
-                 split: str = "test", max_queries: int = 2000) -> float:
+def index_recall(examples_uri: str, served: ServedModel, split: str = "test",
+                 max_queries: int = 2000) -> float:
   """Share of the exact top-K items (brute force over every item) that the
   served index returns, for held-out users (the `split` examples)."""
-  item_ids, item_vectors = export.read_item_embeddings(
-      export.embeddings_dir(serving_model_dir))
-  loaded = _load(serving_model_dir)
   queries = _records(examples_uri, split)[:max_queries]
   hits = total = 0
   for start in range(0, len(queries), _BATCH):
-    chunk = tf.constant(queries[start:start + _BATCH])
-    found = loaded.signatures["serving_default"](examples=chunk)["item_ids"]
-    found = found.numpy().astype(str)
-    k = found.shape[1]
-    users = loaded.signatures["embed_examples"](examples=chunk)["embeddings"]
-    scores = users.numpy() @ item_vectors.T
-    exact = item_ids[np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+    chunk = queries[start:start + _BATCH]
+    found = served.signatures["serving_default"](
+        examples=tf.constant(chunk))["item_ids"].numpy().astype(str)
+    scores = served.embed(chunk) @ served.item_vectors.T
+    exact = served.item_ids[np.argsort(-scores, axis=1,
+                                       kind="stable")[:, :found.shape[1]]]
     hits += sum(len(set(e) & set(f)) for e, f in zip(exact, found))
     total += exact.size
   return hits / total if total else 1.0
@@ -171,9 +179,10 @@ class Executor(base_executor.BaseExecutor):
         **json.loads(exec_properties.get(THRESHOLDS) or "{}"))
     examples_path = uris.local_path(examples.uri)
     stats_path = uris.local_path(stats.uri)
-    serving = os.path.join(uris.local_path(model.uri), export.SCANN_FORMAT)
-    result = evaluate(examples_path, serving, stats_path, k, split)
-    recall = index_recall(examples_path, serving, split)
+    served = ServedModel.load(
+        os.path.join(uris.local_path(model.uri), export.SCANN_FORMAT))
+    result = evaluate(examples_path, served, stats_path, k, split)
+    recall = index_recall(examples_path, served, split)
     _log.info("%s", format_metrics(result))
     _log.info("index recall@%d against exact search, held-out %s users: "
               "%.4f", k, split, recall)
@@ -183,7 +192,8 @@ class Executor(base_executor.BaseExecutor):
     if reference is not None:
       reference_metrics = evaluate(
           examples_path,
-          os.path.join(uris.local_path(reference[1].uri), export.SCANN_FORMAT),
+          ServedModel.load(os.path.join(uris.local_path(reference[1].uri),
+                                        export.SCANN_FORMAT)),
           stats_path, k, split)
       _log.info("reference (%s):\n%s", reference[0],
                 format_metrics(reference_metrics))
