@@ -107,10 +107,9 @@ class CdnModel(tfrs.Model):
       # Its output depends on the branch: embed the batches separately.
       return (self.item_model(main, training=training, branch=MAIN),
               self.item_model(reg, training=training, branch=REGULARIZER))
-    size = tf.shape(main[F.ITEM_ID])[0]
     y = self.item_model(user_tower.concat_batches(main, reg),
                         training=training)
-    return y[:size], y[size:]
+    return user_tower.split_batches(y, main)
 
 
 def _q(probability, features):
