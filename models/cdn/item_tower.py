@@ -17,8 +17,9 @@ class ExpertItemTower(tf.keras.Model):
 
   The memorization features are the item id's embedding; the generalization
   features are the item's content (genres, year, title, ...). Each expert is
-  an MLP of `expert_layers` (ReLU between layers, linear output); the
-  default, one layer of 64 units, is the paper's (appendix B.3).
+  an MLP of `expert_layers` (ReLU between layers, linear output, the
+  towers' dropout after hidden layers); the default, one layer of 64 units,
+  is the paper's (appendix B.3).
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
@@ -26,7 +27,7 @@ class ExpertItemTower(tf.keras.Model):
                frequencies: Dict[str, int], embedding_dim: int,
                num_memorization: int, num_generalization: int,
                expert_layers: Sequence[int], normalize: bool, l2: float = 0.0,
-               name: str = "item_tower"):
+               dropout: float = 0.0, name: str = "item_tower"):
     super().__init__(name=name)
     if not feature_config.item_features and num_generalization:
       raise ValueError("generalization experts need item content features; "
@@ -41,10 +42,12 @@ class ExpertItemTower(tf.keras.Model):
                                 embedding_dim, l2, name="generalization")
         if num_generalization else None)
     self.memorization_experts = [
-        towers.mlp(expert_layers, 0.0, l2, name=f"memorization_expert_{k}")
+        towers.mlp(expert_layers, dropout, l2,
+                   name=f"memorization_expert_{k}")
         for k in range(num_memorization)]
     self.generalization_experts = [
-        towers.mlp(expert_layers, 0.0, l2, name=f"generalization_expert_{k}")
+        towers.mlp(expert_layers, dropout, l2,
+                   name=f"generalization_expert_{k}")
         for k in range(num_generalization)]
     self.gate = gate_lib.FrequencyGate(
         frequencies, num_memorization + num_generalization, name="gate")
@@ -63,10 +66,12 @@ class ExpertItemTower(tf.keras.Model):
     del branch  # both branches share the Mem/Gen experts
     outputs = []
     mm = self.memorization_input(features)
-    outputs += [expert(mm) for expert in self.memorization_experts]
+    outputs += [expert(mm, training=training)
+                for expert in self.memorization_experts]
     if self.generalization_input is not None:
       gen = self.generalization_input(features)
-      outputs += [expert(gen) for expert in self.generalization_experts]
+      outputs += [expert(gen, training=training)
+                  for expert in self.generalization_experts]
     experts = tf.stack(outputs, axis=1)                 # [B, n, units]
     weights = self.gate_weights(features)[:, :, None]   # [B, n, 1]
     y = tf.reduce_sum(weights * experts, axis=1)
