@@ -40,8 +40,7 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
     label_ids = [context.all_gather(ids, axis=0) for ids in label_ids]
   # Dividing the [B, d] queries rather than the [B, B] logits, and folding
   # log p and the accidental-hit mask into one bias that needs no gradient,
-  # keeps the B² work per step to the matmul, one add and the softmax: at
-  # B = 1024 these element-wise passes were a large part of a step.
+  # leaves one [B, B] add in the forward pass and none in the backward.
   logits = tf.matmul(queries / temperature, candidates, transpose_b=True)
   bias = _bias(tf.shape(queries)[0], offset, tf.shape(candidates)[0],
                sampling_probability, query_ids, label_ids)

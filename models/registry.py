@@ -62,11 +62,11 @@ def _item_tower(config, feature_config, vocab, frequencies, head_items):
   if name == "experts_balanced":
     return cdn_item_tower.BalancedExpertItemTower(
         feature_config, vocab, frequencies, config.embedding_dim,
-        config.expert_layers, config.normalize, config.l2)
+        config.expert_layers, config.normalize, config.l2, config.dropout)
   if name == "experts_headtail":
     return cdn_item_tower.HeadTailItemTower(
         feature_config, vocab, head_items, config.embedding_dim,
-        config.expert_layers, config.normalize, config.l2)
+        config.expert_layers, config.normalize, config.l2, config.dropout)
   return cdn_item_tower.ExpertItemTower(
       feature_config, vocab, frequencies, config.embedding_dim,
       config.num_memorization_experts,

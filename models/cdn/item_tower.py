@@ -18,8 +18,8 @@ class ExpertItemTower(tf.keras.Model):
   The memorization features are the item id's embedding; the generalization
   features are the item's content (genres, year, title, ...). Each expert is
   an MLP of `expert_layers` (ReLU between layers, linear output, the
-  towers' dropout after hidden layers); the default, one layer of 64 units,
-  is the paper's (appendix B.3).
+  towers' dropout after hidden layers); one layer of 64 units is the
+  paper's (appendix B.3), the default is the towers' [256, 128, 64].
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
@@ -79,20 +79,21 @@ class ExpertItemTower(tf.keras.Model):
 
 
 class _TwoExpertTower(tf.keras.Model):
-  """Two single-layer experts over all item features (id and content), for
-  the expert-design comparisons of §4.4; same size as 1+1 Mem/Gen."""
+  """Two experts of `expert_layers` over all item features (id and
+  content), for the expert-design comparisons of §4.4; same size as 1+1
+  Mem/Gen."""
 
   def __init__(self, feature_config: F.FeatureConfig,
                vocabularies: inputs.Vocabularies, embedding_dim: int,
                expert_layers: Sequence[int], normalize: bool, l2: float,
-               name: str):
+               dropout: float, name: str):
     super().__init__(name=name)
     id_feature = F.Feature(F.ITEM_ID, F.ITEM_ID, F.Kind.CATEGORICAL)
     self.features_input = encoders.FeatureEncoder(
         [id_feature] + feature_config.item_features, vocabularies,
         embedding_dim, l2, name="item_features")
-    self.experts = [towers.mlp(expert_layers, 0.0, l2, name=f"expert_{k}")
-                    for k in range(2)]
+    self.experts = [towers.mlp(expert_layers, dropout, l2,
+                               name=f"expert_{k}") for k in range(2)]
     self._normalize = normalize
 
   def _finish(self, y):
@@ -104,9 +105,10 @@ class BalancedExpertItemTower(_TwoExpertTower):
   second only from Ω_r items; a frequency gate mixes them at serving."""
 
   def __init__(self, feature_config, vocabularies, frequencies, embedding_dim,
-               expert_layers, normalize, l2=0.0, name="item_tower"):
+               expert_layers, normalize, l2=0.0, dropout=0.0,
+               name="item_tower"):
     super().__init__(feature_config, vocabularies, embedding_dim,
-                     expert_layers, normalize, l2, name)
+                     expert_layers, normalize, l2, dropout, name)
     self.gate = gate_lib.FrequencyGate(frequencies, 2, name="gate")
 
   num_memorization = 1  # for gate summaries: expert 0 is "unbalanced"
@@ -117,7 +119,8 @@ class BalancedExpertItemTower(_TwoExpertTower):
 
   def call(self, features, training=False, branch=None):
     x = self.features_input(features)
-    unbalanced, balanced = self.experts[0](x), self.experts[1](x)
+    unbalanced = self.experts[0](x, training=training)
+    balanced = self.experts[1](x, training=training)
     # Each branch's examples train only their own expert.
     if branch == "main":
       balanced = tf.stop_gradient(balanced)
@@ -132,10 +135,10 @@ class HeadTailItemTower(_TwoExpertTower):
   0-1 gate on the item's head flag."""
 
   def __init__(self, feature_config, vocabularies, head_items: Sequence[str],
-               embedding_dim, expert_layers, normalize, l2=0.0,
+               embedding_dim, expert_layers, normalize, l2=0.0, dropout=0.0,
                name="item_tower"):
     super().__init__(feature_config, vocabularies, embedding_dim,
-                     expert_layers, normalize, l2, name)
+                     expert_layers, normalize, l2, dropout, name)
     keys = list(head_items) or [""]
     self._is_head = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
@@ -152,5 +155,5 @@ class HeadTailItemTower(_TwoExpertTower):
   def call(self, features, training=False, branch=None):
     x = self.features_input(features)
     w = self.gate_weights(features)
-    return self._finish(w[:, :1] * self.experts[0](x) +
-                        w[:, 1:] * self.experts[1](x))
+    return self._finish(w[:, :1] * self.experts[0](x, training=training) +
+                        w[:, 1:] * self.experts[1](x, training=training))
