@@ -32,7 +32,8 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
   context = tf.distribute.get_replica_context()
   offset = 0
   query_ids = label_ids
-  if context is not None and context.num_replicas_in_sync > 1:
+  gathered = context is not None and context.num_replicas_in_sync > 1
+  if gathered:
     offset = context.replica_id_in_sync_group * tf.shape(queries)[0]
     candidates = context.all_gather(candidates, axis=0)
     if sampling_probability is not None:
@@ -43,7 +44,8 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
   # leaves one [B, B] add in the forward pass and none in the backward.
   logits = tf.matmul(queries / temperature, candidates, transpose_b=True)
   bias = _bias(tf.shape(queries)[0], offset, tf.shape(candidates)[0],
-               sampling_probability, query_ids, label_ids)
+               sampling_probability, query_ids, label_ids,
+               square=not gathered)
   if bias is not None:
     logits += bias
   labels = tf.range(tf.shape(queries)[0]) + offset
@@ -55,9 +57,13 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
 
 
 def _bias(rows, offset, columns, sampling_probability, query_ids,
-          label_ids) -> Optional[tf.Tensor]:
+          label_ids, square: bool) -> Optional[tf.Tensor]:
   """[rows, columns] constant added to the logits: −log p_j, and _MASK where
-  candidate j is an accidental hit of row b (not on the positive j = b)."""
+  candidate j is an accidental hit of row b (not on the positive j = b).
+
+  square: the candidates are this replica's own (positives on the
+  diagonal), not gathered from every replica (positives at b + offset).
+  """
   correction = None
   if sampling_probability is not None:
     correction = -tf.math.log(
@@ -73,7 +79,7 @@ def _bias(rows, offset, columns, sampling_probability, query_ids,
   bias = tf.where(hit, tf.constant(_MASK, tf.float32), correction[None, :])
   # Row b's own positive sits at column b + offset: restore its correction.
   diagonal = tf.gather(correction, tf.range(rows) + offset)
-  if offset == 0 and rows == columns:
+  if square:
     return tf.linalg.set_diag(bias, diagonal)
   positive = tf.equal(tf.range(rows)[:, None] + offset,
                       tf.range(columns)[None, :])
