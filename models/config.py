@@ -34,6 +34,11 @@ class TrainConfig:
     gamma: the γ-adapter's regularizer rate, > 1.
     alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
+    regularizer_batch: where a bilateral model's Ω_r examples come from:
+      "drawn" (Algorithm 1: each step reads a second batch of batch_size
+      examples from Ω_r) or "thinned" (each step keeps the Ω_m batch's
+      examples with probability min(1, cap / n_i), which is a sample of
+      Ω_r whose towers are already computed; needs cdn_loss="separate").
     logq_weight: w of the LogQ baseline's logit adjustment.
     class_balance_beta: β of the ClassBalance baseline's effective number.
     distribution: tf.distribute strategy: "default" (one device),
@@ -68,6 +73,7 @@ class TrainConfig:
   gamma: float = 5.0
   alpha_unit: str = "epoch"
   cdn_loss: str = "joint"
+  regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
   cache_examples: bool = True
@@ -111,6 +117,15 @@ class TrainConfig:
     if self.cdn_loss not in ("joint", "separate"):
       raise ValueError(f"cdn_loss must be 'joint' or 'separate', got "
                        f"{self.cdn_loss!r}")
+    if self.regularizer_batch not in ("drawn", "thinned"):
+      raise ValueError(f"regularizer_batch must be 'drawn' or 'thinned', got "
+                       f"{self.regularizer_batch!r}")
+    if self.regularizer_batch == "thinned" and self.cdn_loss != "separate":
+      # Thinning keeps a varying subset of the batch: there is no b-th
+      # regularizer example for every b-th main one to pair with.
+      raise ValueError("regularizer_batch='thinned' needs "
+                       "cdn_loss='separate' (the joint loss pairs the b-th "
+                       "examples of two equal batches)")
     if self.distribution not in ("default", "mirrored", "multi_worker"):
       raise ValueError(f"distribution must be 'default', 'mirrored' or "
                        f"'multi_worker', got {self.distribution!r}")

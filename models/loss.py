@@ -34,7 +34,10 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
   query_ids = label_ids
   gathered = context is not None and context.num_replicas_in_sync > 1
   if gathered:
-    offset = context.replica_id_in_sync_group * tf.shape(queries)[0]
+    # Replicas may hold different numbers of rows (a thinned CDN batch):
+    # this replica's rows start after those of the replicas before it.
+    sizes = context.all_gather(tf.shape(queries)[:1], axis=0)
+    offset = tf.reduce_sum(sizes[:context.replica_id_in_sync_group])
     candidates = context.all_gather(candidates, axis=0)
     if sampling_probability is not None:
       sampling_probability = context.all_gather(sampling_probability, axis=0)

@@ -88,11 +88,13 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
           vocab: inputs.Vocabularies, frequencies: Dict[str, int],
           steps_per_epoch: int,
           rebalanced_frequencies: Optional[Dict[str, int]] = None,
-          head_items: Sequence[str] = ()) -> BuiltModel:
+          head_items: Sequence[str] = (),
+          rebalance_cap: Optional[int] = None) -> BuiltModel:
   """Args:
     frequencies: train (Ω_m) frequency of every item.
     rebalanced_frequencies: frequency of every item in Ω_r.
     head_items: ids of head items (for experts_headtail).
+    rebalance_cap: Ω_r's per-item cap (regularizer_batch="thinned").
   """
   if config.model not in MODELS:
     raise ValueError(f"model must be one of {list(MODELS)}, got "
@@ -121,6 +123,17 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
   user = cdn_user_tower.BilateralUserTower(
       feature_config, vocab, config.embedding_dim, config.tower_layers,
       config.normalize, config.dropout, config.l2)
+  thinned = config.regularizer_batch == "thinned"
+  keep = None
+  if thinned:
+    if rebalance_cap is None:
+      raise ValueError("regularizer_batch='thinned' needs Ω_r's cap (the "
+                       "item statistics' rebalance_cap)")
+    keep = sampling.ItemWeight(
+        sampling.rebalance_keep_probability(frequencies, rebalance_cap),
+        name="keep_probability")
+    rebalanced_frequencies = sampling.rebalanced_frequencies(frequencies,
+                                                             rebalance_cap)
   q_main = q_reg = None
   if correction:
     q_main = sampling.ItemProbability(frequencies, name="q_main")
@@ -129,6 +142,7 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
   model = cdn_model.CdnModel(
       user, item, config.temperature, config.gamma, steps_per_epoch,
       config.epochs, config.alpha_unit, config.cdn_loss, q_main, q_reg,
-      schedule=_SCHEDULES.get(config.model, adapter.GAMMA))
+      schedule=_SCHEDULES.get(config.model, adapter.GAMMA),
+      keep_probability=keep, seed=config.seed)
   return BuiltModel(model, cdn_user_tower.MainBranch(user), item,
-                    needs_rebalanced=True)
+                    needs_rebalanced=not thinned)

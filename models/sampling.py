@@ -48,3 +48,20 @@ class ItemWeight(tf.keras.layers.Layer):
 
   def call(self, item_ids: tf.Tensor) -> tf.Tensor:
     return self._table.lookup(item_ids)
+
+
+def rebalance_keep_probability(frequencies: Dict[str, int],
+                               cap: int) -> Dict[str, float]:
+  """item id -> min(1, cap / n_i): keeping each Ω_m example with its item's
+  probability leaves an expected min(n_i, cap) examples of item i, which is
+  how Ω_r is built (every tail example; a head item's down-sampled to cap,
+  the most popular tail item's count)."""
+  if cap < 1:
+    raise ValueError(f"the re-balancing cap must be >= 1, got {cap}")
+  return {i: min(1.0, cap / n) for i, n in frequencies.items() if n > 0}
+
+
+def rebalanced_frequencies(frequencies: Dict[str, int],
+                           cap: int) -> Dict[str, int]:
+  """item id -> min(n_i, cap): the item frequencies of Ω_r."""
+  return {i: min(n, cap) for i, n in frequencies.items()}

@@ -102,13 +102,17 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
   # Only models that read Ω_r need its item frequencies (one pass over it).
   rebalanced_frequencies = None
-  if data.rebalanced_uri and registry.reads_rebalanced(config.model):
+  thinned = (config.regularizer_batch == "thinned" and
+             config.model in registry.BILATERAL)  # thinning needs no Ω_r
+  if (data.rebalanced_uri and registry.reads_rebalanced(config.model) and
+      not thinned):
     rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
   head_items = [r.item_id for r in item_rows if r.is_head]
   strategy = distribute.strategy(config.distribution)
   with strategy.scope():
     built = registry.build(config, feature_config, vocab, frequencies,
-                           steps_per_epoch, rebalanced_frequencies, head_items)
+                           steps_per_epoch, rebalanced_frequencies, head_items,
+                           rebalance_cap=summary.rebalance_cap)
     built.model.compile(
         optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   _log.info("training %s for %d epochs of %d steps", config.model,
@@ -147,7 +151,8 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     stages = [(train, config.epochs, None)]
   if warm_start_from:
     with strategy.scope():  # weights exist only after a first call
-      built.model.compute_loss(next(iter(stages[0][0])), training=False)
+      # training=True: a thinned CDN builds its regularizer head only there.
+      built.model.compute_loss(next(iter(stages[0][0])), training=True)
     warm_start.restore(built.model, vocab, warm_start_from)
   history: Dict[str, List[float]] = {}
   done = 0

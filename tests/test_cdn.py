@@ -1,5 +1,6 @@
 """The CDN pieces: γ-adapter schedule, frequency gate, main-branch export,
-and training through run_fn with both readings of the loss."""
+and training through run_fn with each reading of the loss and of the
+regularizer batch."""
 
 import json
 import math
@@ -108,10 +109,12 @@ def test_export_ignores_the_regularizer_head(tiny_artifacts, tmp_path):
   assert not np.allclose(exported_scores("after_main"), before, atol=1e-3)
 
 
-@pytest.mark.parametrize("cdn_loss,alpha_unit",
-                         [("joint", "epoch"), ("separate", "step")])
+@pytest.mark.parametrize("cdn_loss,alpha_unit,regularizer_batch",
+                         [("joint", "epoch", "drawn"),
+                          ("separate", "step", "drawn"),
+                          ("separate", "epoch", "thinned")])
 def test_cdn_trains_through_run_fn(tiny_artifacts, tmp_path, cdn_loss,
-                                   alpha_unit):
+                                   alpha_unit, regularizer_batch):
   examples = tiny_artifacts["examples"].uri
   fn_args = FnArgs(
       train_files=[example_io.split_pattern(examples, "train")],
@@ -121,6 +124,7 @@ def test_cdn_trains_through_run_fn(tiny_artifacts, tmp_path, cdn_loss,
       custom_config={
           "model": "cdn", "epochs": 3, "batch_size": 64, "top_k": 10,
           "cdn_loss": cdn_loss, "alpha_unit": alpha_unit, "gamma": 1.5,
+          "regularizer_batch": regularizer_batch,
           trainer.ITEM_CATALOG_URI: tiny_artifacts["item_catalog"].uri,
           trainer.ITEM_STATS_URI: tiny_artifacts["item_stats"].uri,
           trainer.REBALANCED_URI:

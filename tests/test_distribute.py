@@ -55,3 +55,45 @@ def test_mirrored_over_two_cpus_matches_one_device(tiny_artifacts):
     assert single["replicas"] == 1 and mirrored["replicas"] == 2
     np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-3)
     np.testing.assert_allclose(mirrored["items"], single["items"], atol=1e-3)
+
+
+_UNEQUAL_REPLICAS = r"""
+import json
+import cdnrec  # TF_USE_LEGACY_KERAS before TensorFlow loads
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from models import loss as loss_lib
+rng = np.random.default_rng(0)
+queries = rng.normal(size=(8, 4)).astype("f")
+candidates = rng.normal(size=(8, 4)).astype("f")
+q = rng.uniform(0.01, 0.2, size=8).astype("f")
+ids = np.array([0, 1, 2, 1, 3, 4, 5, 6])
+rows = {0: slice(0, 3), 1: slice(3, 8)}  # 3 rows on one replica, 5 on the other
+strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+def part(array):
+  return strategy.experimental_distribute_values_from_function(
+      lambda ctx: tf.constant(array[rows[ctx.replica_id_in_sync_group]]))
+def step(x, y, p, i):
+  return loss_lib.batch_softmax_loss(x, y, 0.5, p, label_ids=[i])
+per_replica = strategy.run(step, args=(part(queries), part(candidates),
+                                       part(q), part(ids)))
+mirrored = float(strategy.reduce("SUM", per_replica, axis=None))
+single = float(loss_lib.batch_softmax_loss(queries, candidates, 0.5, q,
+                                           label_ids=[tf.constant(ids)]))
+print(json.dumps({"mirrored": mirrored, "single": single}))
+"""
+
+
+def test_replicas_with_unequal_batches_score_the_global_batch():
+  # A thinned CDN batch keeps a different number of rows on each replica:
+  # each replica's positives must still be found among the gathered rows.
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, "-c", _UNEQUAL_REPLICAS],
+                          capture_output=True, text=True, cwd=root,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = json.loads(result.stdout.strip().splitlines()[-1])
+  np.testing.assert_allclose(out["mirrored"], out["single"], rtol=1e-5)

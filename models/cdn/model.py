@@ -17,6 +17,15 @@ softmaxes, one per branch, weighted α and 1 − α.
 With sampling-bias correction, each branch's logit loses log q of its own
 batch's sampling distribution (q_m from Ω_m, q_r from Ω_r); for the joint
 pair logit that is α log q_m + (1 − α) log q_r.
+
+Where the Ω_r batch comes from is a second open choice. `drawn` (default,
+Algorithm 1 line 5) reads a second batch of B examples from Ω_r, so the
+user and item towers run over 2B rows per step. `thinned` keeps each
+example of the Ω_m batch with probability min(1, cap / n_i) (a fresh draw
+every step), which samples Ω_r's distribution from rows whose towers are
+already computed: the extra cost is h_r and a second, smaller softmax,
+which is what §3.3 ("Training and serving cost") describes. The kept rows
+vary in number, so thinning goes with the `separate` loss.
 """
 
 from typing import Dict
@@ -47,7 +56,8 @@ class CdnModel(tfrs.Model):
                steps_per_epoch: int, epochs: int,
                alpha_unit: str = adapter.EPOCH, loss: str = JOINT,
                q_main=None, q_regularizer=None,
-               schedule: str = adapter.GAMMA):
+               schedule: str = adapter.GAMMA, keep_probability=None,
+               seed: int = 0):
     super().__init__()
     if loss not in (JOINT, SEPARATE):
       raise ValueError(f"loss must be {JOINT!r} or {SEPARATE!r}, got {loss!r}")
@@ -64,6 +74,11 @@ class CdnModel(tfrs.Model):
     self._temperature = temperature
     self._q_main = q_main
     self._q_regularizer = q_regularizer
+    # Set for regularizer_batch="thinned": item id -> min(1, cap / n_i).
+    self._keep_probability = keep_probability
+    self._seed = seed
+    if keep_probability is not None and loss != SEPARATE:
+      raise ValueError("a thinned regularizer batch needs the separate loss")
 
   def alpha(self) -> tf.Tensor:
     return adapter.alpha_at_step(self.optimizer.iterations,
@@ -73,6 +88,9 @@ class CdnModel(tfrs.Model):
 
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
+    if (MAIN not in features and training and
+        self._keep_probability is not None):
+      return self._thinned_loss(features, training)
     if MAIN not in features:
       # Validation batches are plain examples: score the served branch only.
       return loss_lib.batch_softmax_loss(
@@ -102,6 +120,40 @@ class CdnModel(tfrs.Model):
         queries, candidates, self._temperature, q,
         label_ids=[main[F.ITEM_ID], reg[F.ITEM_ID]])
 
+  def _thinned_loss(self, features, training):
+    """α·L(Ω_m batch) + (1 − α)·L(its rows kept as an Ω_r sample)."""
+    alpha = self.alpha()
+    ids = features[F.ITEM_ID]
+    keep = self.thinning_mask(ids)
+    x_m, x_r = self.user_model.branches_of_thinned(features, keep,
+                                                   training=training)
+    kept = _masked(features, keep)
+    if getattr(self.item_model, "branch_aware", False):
+      y_m = self.item_model(features, training=training, branch=MAIN)
+      y_r = self.item_model(kept, training=training, branch=REGULARIZER)
+    else:
+      y_m = self.item_model(features, training=training)
+      y_r = tf.boolean_mask(y_m, keep)
+    return (alpha * loss_lib.batch_softmax_loss(
+        x_m, y_m, self._temperature, _q(self._q_main, features),
+        label_ids=[ids]) +
+            (1.0 - alpha) * loss_lib.batch_softmax_loss(
+                x_r, y_r, self._temperature, _q(self._q_regularizer, kept),
+                label_ids=[kept[F.ITEM_ID]]))
+
+  def thinning_mask(self, item_ids: tf.Tensor) -> tf.Tensor:
+    """[B] bool: row b is kept with its item's probability, drawn afresh
+    every step (seeded by the seed, the step and the replica)."""
+    replica = 0
+    context = tf.distribute.get_replica_context()
+    if context is not None:
+      replica = context.replica_id_in_sync_group
+    seed = tf.stack([
+        tf.cast(self._seed * 4096 + replica, tf.int64),
+        tf.cast(self.optimizer.iterations, tf.int64)])
+    draw = tf.random.stateless_uniform(tf.shape(item_ids), seed=seed)
+    return draw < self._keep_probability(item_ids)
+
   def _embed_items(self, main, reg, training):
     if getattr(self.item_model, "branch_aware", False):
       # Its output depends on the branch: embed the batches separately.
@@ -110,6 +162,14 @@ class CdnModel(tfrs.Model):
     y = self.item_model(user_tower.concat_batches(main, reg),
                         training=training)
     return user_tower.split_batches(y, main)
+
+
+def _masked(features, keep):
+  """The rows of a batch where keep is True (dense or ragged features)."""
+  return {name: (tf.ragged.boolean_mask(value, keep)
+                 if isinstance(value, tf.RaggedTensor)
+                 else tf.boolean_mask(value, keep))
+          for name, value in features.items()}
 
 
 def _q(probability, features):

@@ -68,6 +68,16 @@ class BilateralUserTower(tf.keras.Model):
     return (self._finish(self.main_head(shared_main)),
             self._finish(self.regularizer_head(shared_regularizer)))
 
+  def branches_of_thinned(self, features: Dict[str, tf.Tensor],
+                          keep: tf.Tensor, training=False):
+    """(x_m of every row, x_r of the rows where `keep` is True): the
+    regularizer's examples are rows of the main batch, so f runs once over
+    the batch and only h_r is extra."""
+    shared = self.shared(self.encoder(features), training=training)
+    return (self._finish(self.main_head(shared)),
+            self._finish(self.regularizer_head(
+                tf.boolean_mask(shared, keep))))
+
 
 def concat_batches(first: Dict[str, tf.Tensor],
                    second: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
