@@ -3,8 +3,9 @@
 Both models train on the same prepared data with the same batch size; runs
 alternate (two-tower, CDN, two-tower, CDN, ...) so that both see the same
 machine load, and each run's first epoch (graph tracing) is left out.
-Prints examples per second and the CDN / two-tower time per example, and
-writes the figures as JSON.
+Prints examples per second and the CDN / two-tower time per example (per
+Ω_m example: an epoch is a pass over Ω_m for both), and writes the figures
+as JSON. `--variant` times several CDN configurations in the same run.
 """
 
 import argparse
@@ -60,6 +61,27 @@ def _input_seconds(prepared, batch_size: int, steps: int, rounds: int):
   return out
 
 
+def _variants(base, specs):
+  """{name: CDN settings}: "cdn" (the --set settings) unless --variant
+  names others, each on top of --set."""
+  if not specs:
+    return {"cdn": dict(base)}
+  out = {}
+  for spec in specs:
+    name, sep, settings = spec.partition("=")
+    try:
+      extra = json.loads(settings) if sep else None
+    except json.JSONDecodeError as e:
+      raise SystemExit(f"error: --variant {spec!r}: settings must be a JSON "
+                       f"object ({e})") from e
+    if not name or not isinstance(extra, dict) or name == "two_tower":
+      raise SystemExit(f"error: --variant {spec!r} must look like "
+                       f"NAME={{\"setting\": value, ...}}, NAME not "
+                       f"two_tower")
+    out[name] = {**base, **extra}
+  return out
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="cdnrec bench train",
                                    description=__doc__)
@@ -72,6 +94,11 @@ def main(argv=None) -> int:
   parser.add_argument("--batch-size", type=int, default=1024)
   parser.add_argument("--set", action="append", default=[],
                       metavar="NAME=VALUE", help="CDN setting, repeatable")
+  parser.add_argument(
+      "--variant", action="append", default=[], metavar="NAME=JSON",
+      help='a CDN configuration to time beside the others, e.g. '
+           '\'thinned={"regularizer_batch": "thinned", "cdn_loss": '
+           '"separate"}\'; repeatable (default: one, "cdn")')
   args = parser.parse_args(argv)
   extra = {}
   for item in args.set:
@@ -80,6 +107,10 @@ def main(argv=None) -> int:
       extra[name] = json.loads(value)
     except json.JSONDecodeError:
       extra[name] = value
+  variants = _variants(extra, args.variant)
+  models = {"two_tower": {"model": "two_tower"},
+            **{name: {"model": "cdn", **settings}
+               for name, settings in variants.items()}}
 
   prepared = data_lib.prepare(args.data_dir, args.out, 0.2,
                               data_format=args.data)
@@ -87,38 +118,43 @@ def main(argv=None) -> int:
   n = item_stats_executor.load_summary(
       prepared.item_stats_uri).n_train_interactions
   examples_per_epoch = (n // args.batch_size) * args.batch_size
-  seconds = {"two_tower": [], "cdn": []}
+  seconds = {name: [] for name in models}
   for r in range(args.rounds):
-    for model in ("two_tower", "cdn"):
+    for name, settings in models.items():
       started = time.perf_counter()
-      seconds[model] += _run(prepared, model, args.epochs, args.batch_size,
-                             r, extra if model == "cdn" else {})
-      print(f"round {r + 1}/{args.rounds} {model}: "
+      seconds[name] += _run(prepared, settings["model"], args.epochs,
+                            args.batch_size, r,
+                            {k: v for k, v in settings.items()
+                             if k != "model"})
+      print(f"round {r + 1}/{args.rounds} {name}: "
             f"{time.perf_counter() - started:.1f}s", flush=True)
   result = {"machine": f"{platform.node()} {os.cpu_count()} cores",
             "batch_size": args.batch_size,
-            "examples_per_epoch": examples_per_epoch, "cdn_settings": extra}
-  for model, values in seconds.items():
+            "examples_per_epoch": examples_per_epoch,
+            "settings": models}
+  for name, values in seconds.items():
     median = statistics.median(values)
-    result[model] = {"epoch_seconds": values, "median_epoch_seconds": median,
-                     "examples_per_second": examples_per_epoch / median}
-  result["cdn_over_two_tower_time_per_example"] = (
-      result["cdn"]["median_epoch_seconds"] /
-      result["two_tower"]["median_epoch_seconds"])
+    result[name] = {"epoch_seconds": values, "median_epoch_seconds": median,
+                    "examples_per_second": examples_per_epoch / median}
+  for name in variants:
+    result[name]["over_two_tower_time_per_example"] = (
+        result[name]["median_epoch_seconds"] /
+        result["two_tower"]["median_epoch_seconds"])
   steps = n // args.batch_size
   inputs_only = _input_seconds(prepared, args.batch_size, steps, args.rounds)
-  for model, values in inputs_only.items():
-    result[model]["median_input_pipeline_seconds_per_epoch"] = (
-        statistics.median(values))
-  print(f"\n{'model':<10} {'median s/epoch':>15} {'examples/s':>12} "
-        f"{'input pipeline alone, s/epoch':>31}")
-  for model in ("two_tower", "cdn"):
-    print(f"{model:<10} {result[model]['median_epoch_seconds']:>15.3f} "
-          f"{result[model]['examples_per_second']:>12.0f} "
-          f"{result[model]['median_input_pipeline_seconds_per_epoch']:>31.3f}")
-  print(f"CDN / two-tower time per example: "
-        f"{result['cdn_over_two_tower_time_per_example']:.3f} "
-        f"(Ω_m examples; CDN also reads an Ω_r batch per step)")
+  result["input_pipeline_seconds_per_epoch"] = {
+      "omega_m": statistics.median(inputs_only["two_tower"]),
+      "omega_m_and_omega_r": statistics.median(inputs_only["cdn"])}
+  print(f"\n{'model':<16} {'median s/epoch':>15} {'Ω_m examples/s':>15} "
+        f"{'/ two-tower':>12}")
+  for name in models:
+    ratio = result[name].get("over_two_tower_time_per_example", 1.0)
+    print(f"{name:<16} {result[name]['median_epoch_seconds']:>15.3f} "
+          f"{result[name]['examples_per_second']:>15.0f} {ratio:>11.3f}x")
+  print("input pipeline alone, s/epoch: Ω_m "
+        f"{result['input_pipeline_seconds_per_epoch']['omega_m']:.3f}, "
+        "Ω_m + an Ω_r batch per step "
+        f"{result['input_pipeline_seconds_per_epoch']['omega_m_and_omega_r']:.3f}")
   path = os.path.join(args.out, "train.json")
   with open(path, "w") as f:
     json.dump(result, f, indent=2)
