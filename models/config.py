@@ -31,6 +31,10 @@ class TrainConfig:
     num_generalization_experts: CDN item experts over item content (n2).
     expert_layers: layer widths of each item expert; (64,) is the paper's
       single layer of 64 units, the default is the towers' [256, 128, 64].
+    memorization_expert_layers: layer widths of the memorization experts
+      when they differ from `expert_layers` (None: the same). Their input
+      is the item id's embedding alone, which a linear layer already maps
+      to any 64-d vector: depth buys them nothing a wider table does not.
     gamma: the γ-adapter's regularizer rate, > 1.
     alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
@@ -70,6 +74,7 @@ class TrainConfig:
   # ml-100k's validation split over the paper's single 64-unit layer and
   # γ 10 (README, Results).
   expert_layers: Tuple[int, ...] = (256, 128, 64)
+  memorization_expert_layers: Optional[Tuple[int, ...]] = None
   gamma: float = 5.0
   alpha_unit: str = "epoch"
   cdn_loss: str = "joint"
@@ -87,8 +92,9 @@ class TrainConfig:
     if unknown:
       raise ValueError(f"unknown training settings {unknown}; allowed: "
                        f"{sorted(known)}")
-    for name in ("tower_layers", "expert_layers"):
-      if name in values:
+    for name in ("tower_layers", "expert_layers",
+                 "memorization_expert_layers"):
+      if values.get(name) is not None:
         values[name] = tuple(int(v) for v in values[name])
     # 3 and 3.0 are one setting (run caches key on the values).
     for field in dataclasses.fields(cls):
@@ -132,6 +138,14 @@ class TrainConfig:
     for name in ("epochs", "batch_size", "embedding_dim", "top_k"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if (self.memorization_expert_layers is not None and
+        (not self.memorization_expert_layers or
+         self.memorization_expert_layers[-1] != self.expert_layers[-1])):
+      # The gate mixes the experts' outputs: their widths must agree.
+      raise ValueError(
+          f"memorization_expert_layers must end in the experts' output "
+          f"width {self.expert_layers[-1]}, got "
+          f"{list(self.memorization_expert_layers)}")
     if not self.tower_layers:
       raise ValueError("tower_layers must name at least one layer")
     if self.temperature <= 0:
@@ -143,4 +157,6 @@ class TrainConfig:
     d = dataclasses.asdict(self)
     d["tower_layers"] = list(self.tower_layers)
     d["expert_layers"] = list(self.expert_layers)
+    if self.memorization_expert_layers is not None:
+      d["memorization_expert_layers"] = list(self.memorization_expert_layers)
     return d

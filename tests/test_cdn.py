@@ -136,3 +136,28 @@ def test_cdn_trains_through_run_fn(tiny_artifacts, tmp_path, cdn_loss,
   assert history["loss"][-1] < history["loss"][0]
   assert os.path.exists(tmp_path / "model" / "Format-Serving" /
                         "saved_model.pb")
+
+
+def test_memorization_experts_can_be_sized_apart(tiny_artifacts):
+  catalog = tiny_artifacts["item_catalog"].uri
+  with open(os.path.join(catalog, "features.json")) as f:
+    feature_config = F.FeatureConfig.from_json(f.read())
+  vocab = inputs.learn_vocabularies(
+      [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")],
+      [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
+  config = config_lib.TrainConfig.from_dict(
+      {"model": "cdn", "expert_layers": [32, 16],
+       "memorization_expert_layers": [16]})
+  item = registry.build(config, feature_config, vocab, {"i1": 10}, 5).item_model
+  item({"item_id": tf.constant(["i1"]), **{
+      f.name: (tf.ragged.constant([["x"]]) if f.kind ==
+               F.Kind.CATEGORICAL_LIST else
+               tf.constant([1.0]) if f.kind == F.Kind.NUMERIC else
+               tf.constant(["x"])) for f in feature_config.item_features}})
+  kernels = lambda expert: [w.shape[-1] for w in expert.weights
+                            if "kernel" in w.name]
+  assert kernels(item.memorization_experts[0]) == [16]
+  assert kernels(item.generalization_experts[0]) == [32, 16]
+  with pytest.raises(ValueError, match="must end in the experts' output"):
+    config_lib.TrainConfig.from_dict(
+        {"model": "cdn", "memorization_expert_layers": [32]})

@@ -1,7 +1,7 @@
 """CDN's item side (§3.1, Eq. 3): memorization and generalization experts
 mixed by a frequency gate."""
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
@@ -20,6 +20,7 @@ class ExpertItemTower(tf.keras.Model):
   an MLP of `expert_layers` (ReLU between layers, linear output, the
   towers' dropout after hidden layers); one layer of 64 units is the
   paper's (appendix B.3), the default is the towers' [256, 128, 64].
+  `memorization_layers`, when given, sizes the memorization experts apart.
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
@@ -27,7 +28,8 @@ class ExpertItemTower(tf.keras.Model):
                frequencies: Dict[str, int], embedding_dim: int,
                num_memorization: int, num_generalization: int,
                expert_layers: Sequence[int], normalize: bool, l2: float = 0.0,
-               dropout: float = 0.0, name: str = "item_tower"):
+               dropout: float = 0.0, name: str = "item_tower",
+               memorization_layers: Optional[Sequence[int]] = None):
     super().__init__(name=name)
     if not feature_config.item_features and num_generalization:
       raise ValueError("generalization experts need item content features; "
@@ -42,7 +44,7 @@ class ExpertItemTower(tf.keras.Model):
                                 embedding_dim, l2, name="generalization")
         if num_generalization else None)
     self.memorization_experts = [
-        towers.mlp(expert_layers, dropout, l2,
+        towers.mlp(memorization_layers or expert_layers, dropout, l2,
                    name=f"memorization_expert_{k}")
         for k in range(num_memorization)]
     self.generalization_experts = [
