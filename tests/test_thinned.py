@@ -116,3 +116,36 @@ def test_thinned_loss_scores_the_kept_rows_as_the_regularizer_batch(
   # The regularizer half matters: all rows dropped gives another loss.
   assert loss != pytest.approx(alpha * float(loss_lib.batch_softmax_loss(
       x_m, y, 0.1, q_m, label_ids=[tf.constant(ids)])), rel=1e-4)
+
+
+def test_branch_aware_item_towers_embed_the_kept_rows(tiny_artifacts):
+  # experts_balanced trains one expert per branch: the kept rows, ragged
+  # features included, go through the item tower as the regularizer's.
+  catalog = tiny_artifacts["item_catalog"].uri
+  with open(os.path.join(catalog, "features.json")) as f:
+    feature_config = F.FeatureConfig.from_json(f.read())
+  assert any(f.kind == F.Kind.CATEGORICAL_LIST
+             for f in feature_config.item_features)
+  train = [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")]
+  vocab = inputs.learn_vocabularies(
+      train, [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
+  spec = inputs.parse_spec(
+      feature_config.user_features + feature_config.item_features, {},
+      with_ids=[F.USER_ID, F.ITEM_ID])
+  batch = next(iter(inputs.examples_dataset(train, spec, 128)))
+  ids = [i.decode() for i in batch[F.ITEM_ID].numpy()]
+  frequencies = {i: 4 * ids.count(i) for i in set(ids)}
+  config = config_lib.TrainConfig.from_dict(
+      {"model": "experts_balanced", "cdn_loss": "separate",
+       "regularizer_batch": "thinned"})
+  built = registry.build(config, feature_config, vocab, frequencies, 10,
+                         rebalance_cap=2)
+  model = built.model
+  model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
+  with tf.GradientTape() as tape:
+    loss = model.compute_loss(batch, training=True)
+  balanced = model.item_model.experts[1].trainable_variables
+  grads = tape.gradient(loss, balanced)
+  assert np.isfinite(float(loss))
+  # Only kept (regularizer) rows train the balanced expert, and some did.
+  assert any(float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)

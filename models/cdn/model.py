@@ -127,10 +127,11 @@ class CdnModel(tfrs.Model):
     keep = self.thinning_mask(ids)
     x_m, x_r = self.user_model.branches_of_thinned(features, keep,
                                                    training=training)
-    kept = _masked(features, keep)
+    kept_ids = tf.boolean_mask(ids, keep)
     if getattr(self.item_model, "branch_aware", False):
       y_m = self.item_model(features, training=training, branch=MAIN)
-      y_r = self.item_model(kept, training=training, branch=REGULARIZER)
+      y_r = self.item_model(_masked(features, keep), training=training,
+                            branch=REGULARIZER)
     else:
       y_m = self.item_model(features, training=training)
       y_r = tf.boolean_mask(y_m, keep)
@@ -138,8 +139,9 @@ class CdnModel(tfrs.Model):
         x_m, y_m, self._temperature, _q(self._q_main, features),
         label_ids=[ids]) +
             (1.0 - alpha) * loss_lib.batch_softmax_loss(
-                x_r, y_r, self._temperature, _q(self._q_regularizer, kept),
-                label_ids=[kept[F.ITEM_ID]]))
+                x_r, y_r, self._temperature,
+                _q(self._q_regularizer, {F.ITEM_ID: kept_ids}),
+                label_ids=[kept_ids]))
 
   def thinning_mask(self, item_ids: tf.Tensor) -> tf.Tensor:
     """[B] bool: row b is kept with its item's probability, drawn afresh
