@@ -61,13 +61,18 @@ def test_gate_weights_sum_to_one_and_follow_frequency():
   np.testing.assert_allclose(weights[2], weights[3])
 
 
-def _tiny_cdn(tiny_artifacts):
+def _features_and_vocabularies(tiny_artifacts):
   catalog = tiny_artifacts["item_catalog"].uri
   with open(os.path.join(catalog, "features.json")) as f:
     feature_config = F.FeatureConfig.from_json(f.read())
   vocab = inputs.learn_vocabularies(
       [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")],
       [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
+  return feature_config, vocab
+
+
+def _tiny_cdn(tiny_artifacts):
+  feature_config, vocab = _features_and_vocabularies(tiny_artifacts)
   config = config_lib.TrainConfig(model="cdn", num_memorization_experts=2,
                                   num_generalization_experts=3)
   built = registry.build(config, feature_config, vocab, {"i1": 10}, 5)
@@ -139,12 +144,7 @@ def test_cdn_trains_through_run_fn(tiny_artifacts, tmp_path, cdn_loss,
 
 
 def test_memorization_experts_can_be_sized_apart(tiny_artifacts):
-  catalog = tiny_artifacts["item_catalog"].uri
-  with open(os.path.join(catalog, "features.json")) as f:
-    feature_config = F.FeatureConfig.from_json(f.read())
-  vocab = inputs.learn_vocabularies(
-      [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")],
-      [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
+  feature_config, vocab = _features_and_vocabularies(tiny_artifacts)
   config = config_lib.TrainConfig.from_dict(
       {"model": "cdn", "expert_layers": [32, 16],
        "memorization_expert_layers": [16]})

@@ -38,22 +38,29 @@ def test_thinned_needs_the_separate_loss():
                                       "regularizer_batch": "half"})
 
 
-def _built_and_batch(tiny_artifacts, frequencies, cap):
+def _features_and_batch(tiny_artifacts, batch_size):
   catalog = tiny_artifacts["item_catalog"].uri
   with open(os.path.join(catalog, "features.json")) as f:
     feature_config = F.FeatureConfig.from_json(f.read())
   train = [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")]
   vocab = inputs.learn_vocabularies(
       train, [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
-  config = config_lib.TrainConfig(model="cdn", cdn_loss="separate",
+  spec = inputs.parse_spec(
+      feature_config.user_features + feature_config.item_features, {},
+      with_ids=[F.USER_ID, F.ITEM_ID])
+  batch = next(iter(inputs.examples_dataset(train, spec, batch_size)))
+  return feature_config, vocab, batch
+
+
+def _built_and_batch(tiny_artifacts, frequencies, cap, model="cdn",
+                     batch_size=256):
+  feature_config, vocab, batch = _features_and_batch(tiny_artifacts,
+                                                     batch_size)
+  config = config_lib.TrainConfig(model=model, cdn_loss="separate",
                                   regularizer_batch="thinned", seed=7)
   built = registry.build(config, feature_config, vocab, frequencies, 10,
                          rebalance_cap=cap)
   built.model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
-  spec = inputs.parse_spec(
-      feature_config.user_features + feature_config.item_features, {},
-      with_ids=[F.USER_ID, F.ITEM_ID])
-  batch = next(iter(inputs.examples_dataset(train, spec, 256)))
   return built, batch
 
 
@@ -121,27 +128,14 @@ def test_thinned_loss_scores_the_kept_rows_as_the_regularizer_batch(
 def test_branch_aware_item_towers_embed_the_kept_rows(tiny_artifacts):
   # experts_balanced trains one expert per branch: the kept rows, ragged
   # features included, go through the item tower as the regularizer's.
-  catalog = tiny_artifacts["item_catalog"].uri
-  with open(os.path.join(catalog, "features.json")) as f:
-    feature_config = F.FeatureConfig.from_json(f.read())
+  feature_config, _, batch = _features_and_batch(tiny_artifacts, 128)
   assert any(f.kind == F.Kind.CATEGORICAL_LIST
              for f in feature_config.item_features)
-  train = [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")]
-  vocab = inputs.learn_vocabularies(
-      train, [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
-  spec = inputs.parse_spec(
-      feature_config.user_features + feature_config.item_features, {},
-      with_ids=[F.USER_ID, F.ITEM_ID])
-  batch = next(iter(inputs.examples_dataset(train, spec, 128)))
   ids = [i.decode() for i in batch[F.ITEM_ID].numpy()]
   frequencies = {i: 4 * ids.count(i) for i in set(ids)}
-  config = config_lib.TrainConfig.from_dict(
-      {"model": "experts_balanced", "cdn_loss": "separate",
-       "regularizer_batch": "thinned"})
-  built = registry.build(config, feature_config, vocab, frequencies, 10,
-                         rebalance_cap=2)
+  built, batch = _built_and_batch(tiny_artifacts, frequencies, cap=2,
+                                  model="experts_balanced", batch_size=128)
   model = built.model
-  model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
   with tf.GradientTape() as tape:
     loss = model.compute_loss(batch, training=True)
   balanced = model.item_model.experts[1].trainable_variables
