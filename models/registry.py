@@ -39,9 +39,18 @@ MODELS = SINGLE_USER + BILATERAL
 _SCHEDULES = {"bbn": adapter.BBN, "bdn": adapter.CONSTANT}
 
 
-def reads_rebalanced(model: str) -> bool:
-  """Whether the model trains on Ω_r (bilateral models and NDP)."""
-  return model in BILATERAL or model == "ndp"
+def thins_rebalanced(config: config_lib.TrainConfig) -> bool:
+  """Whether a bilateral model samples Ω_r from its Ω_m batches
+  (regularizer_batch="thinned") instead of reading the Ω_r files."""
+  return (config.model in BILATERAL and
+          config.regularizer_batch == "thinned")
+
+
+def reads_rebalanced(config: config_lib.TrainConfig) -> bool:
+  """Whether training reads the Ω_r files (NDP, and bilateral models that
+  do not thin their Ω_m batches)."""
+  return ((config.model in BILATERAL or config.model == "ndp") and
+          not thins_rebalanced(config))
 
 
 @dataclasses.dataclass
@@ -118,15 +127,14 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
     model = two_tower.TwoTowerModel(user, item, config.temperature, q,
                                     weights, prior, adjustment)
     return BuiltModel(model, user, item,
-                      needs_rebalanced=reads_rebalanced(config.model),
+                      needs_rebalanced=reads_rebalanced(config),
                       two_stage=config.model == "ndp")
 
   user = cdn_user_tower.BilateralUserTower(
       feature_config, vocab, config.embedding_dim, config.tower_layers,
       config.normalize, config.dropout, config.l2)
-  thinned = config.regularizer_batch == "thinned"
   keep = None
-  if thinned:
+  if thins_rebalanced(config):
     if rebalance_cap is None:
       raise ValueError("regularizer_batch='thinned' needs Ω_r's cap (the "
                        "item statistics' rebalance_cap)")
@@ -146,4 +154,4 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
       schedule=_SCHEDULES.get(config.model, adapter.GAMMA),
       keep_probability=keep, seed=config.seed)
   return BuiltModel(model, cdn_user_tower.MainBranch(user), item,
-                    needs_rebalanced=not thinned)
+                    needs_rebalanced=reads_rebalanced(config))

@@ -102,10 +102,7 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
   # Only models that read Ω_r need its item frequencies (one pass over it).
   rebalanced_frequencies = None
-  thinned = (config.regularizer_batch == "thinned" and
-             config.model in registry.BILATERAL)  # thinning needs no Ω_r
-  if (data.rebalanced_uri and registry.reads_rebalanced(config.model) and
-      not thinned):
+  if data.rebalanced_uri and registry.reads_rebalanced(config):
     rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
   head_items = [r.item_id for r in item_rows if r.is_head]
   strategy = distribute.strategy(config.distribution)

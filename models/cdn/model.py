@@ -103,11 +103,8 @@ class CdnModel(tfrs.Model):
     y_m, y_r = self._embed_items(main, reg, training)
     q_m, q_r = _q(self._q_main, main), _q(self._q_regularizer, reg)
     if self._loss == SEPARATE:
-      return (alpha * loss_lib.batch_softmax_loss(
-          x_m, y_m, self._temperature, q_m, label_ids=[main[F.ITEM_ID]]) +
-              (1.0 - alpha) * loss_lib.batch_softmax_loss(
-                  x_r, y_r, self._temperature, q_r,
-                  label_ids=[reg[F.ITEM_ID]]))
+      return self._separate_loss(alpha, (x_m, y_m, q_m, main[F.ITEM_ID]),
+                                 (x_r, y_r, q_r, reg[F.ITEM_ID]))
     a, b = tf.sqrt(alpha), tf.sqrt(1.0 - alpha)
     queries = tf.concat([a * x_m, b * x_r], axis=1)
     candidates = tf.concat([a * y_m, b * y_r], axis=1)
@@ -135,13 +132,20 @@ class CdnModel(tfrs.Model):
     else:
       y_m = self.item_model(features, training=training)
       y_r = tf.boolean_mask(y_m, keep)
-    return (alpha * loss_lib.batch_softmax_loss(
-        x_m, y_m, self._temperature, _q(self._q_main, features),
-        label_ids=[ids]) +
-            (1.0 - alpha) * loss_lib.batch_softmax_loss(
-                x_r, y_r, self._temperature,
-                _q(self._q_regularizer, {F.ITEM_ID: kept_ids}),
-                label_ids=[kept_ids]))
+    q_r = (None if self._q_regularizer is None
+           else self._q_regularizer(kept_ids))
+    return self._separate_loss(
+        alpha, (x_m, y_m, _q(self._q_main, features), ids),
+        (x_r, y_r, q_r, kept_ids))
+
+  def _separate_loss(self, alpha, main, regularizer):
+    """α·L(main) + (1 − α)·L(regularizer), each (queries, candidates,
+    sampling probability, item ids) under its own batch softmax."""
+    def branch(queries, candidates, q, ids):
+      return loss_lib.batch_softmax_loss(queries, candidates,
+                                         self._temperature, q,
+                                         label_ids=[ids])
+    return alpha * branch(*main) + (1.0 - alpha) * branch(*regularizer)
 
   def thinning_mask(self, item_ids: tf.Tensor) -> tf.Tensor:
     """[B] bool: row b is kept with its item's probability, drawn afresh
