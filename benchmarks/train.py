@@ -93,12 +93,14 @@ def main(argv=None) -> int:
                       help="epochs per run; the first is not timed")
   parser.add_argument("--batch-size", type=int, default=1024)
   parser.add_argument("--set", action="append", default=[],
-                      metavar="NAME=VALUE", help="CDN setting, repeatable")
+                      metavar="NAME=VALUE",
+                      help="a setting of every model timed, repeatable")
   parser.add_argument(
       "--variant", action="append", default=[], metavar="NAME=JSON",
       help='a CDN configuration to time beside the others, e.g. '
            '\'thinned={"regularizer_batch": "thinned", "cdn_loss": '
-           '"separate"}\'; repeatable (default: one, "cdn")')
+           '"separate"}\' (or another model\'s, with "model"); '
+           'repeatable (default: one, "cdn")')
   args = parser.parse_args(argv)
   extra = {}
   for item in args.set:
@@ -108,7 +110,7 @@ def main(argv=None) -> int:
     except json.JSONDecodeError:
       extra[name] = value
   variants = _variants(extra, args.variant)
-  models = {"two_tower": {"model": "two_tower"},
+  models = {"two_tower": {**extra, "model": "two_tower"},
             **{name: {"model": "cdn", **settings}
                for name, settings in variants.items()}}
 

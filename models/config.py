@@ -48,6 +48,9 @@ class TrainConfig:
     distribution: tf.distribute strategy: "default" (one device),
       "mirrored" (all local GPUs, else all logical CPUs) or "multi_worker"
       (from TF_CONFIG).
+    distinct_items: run the item tower once per distinct item of a batch
+      and give every row its item's embedding (models/distinct_items.py);
+      False runs it on every row.
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch; turn off when they do not fit.
   """
@@ -81,6 +84,7 @@ class TrainConfig:
   regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
+  distinct_items: bool = True
   cache_examples: bool = True
   distribution: str = "default"
 

@@ -125,7 +125,8 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
     prior = (sampling.ItemProbability(frequencies, name="prior")
              if adjustment else None)
     model = two_tower.TwoTowerModel(user, item, config.temperature, q,
-                                    weights, prior, adjustment)
+                                    weights, prior, adjustment,
+                                    config.distinct_items)
     return BuiltModel(model, user, item,
                       needs_rebalanced=reads_rebalanced(config),
                       two_stage=config.model == "ndp")
@@ -152,6 +153,7 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
       user, item, config.temperature, config.gamma, steps_per_epoch,
       config.epochs, config.alpha_unit, config.cdn_loss, q_main, q_reg,
       schedule=_SCHEDULES.get(config.model, adapter.GAMMA),
-      keep_probability=keep, seed=config.seed)
+      keep_probability=keep, seed=config.seed,
+      distinct_items=config.distinct_items)
   return BuiltModel(model, cdn_user_tower.MainBranch(user), item,
                     needs_rebalanced=reads_rebalanced(config))

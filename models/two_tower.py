@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from cdnrec import features as F
+from models import distinct_items
 from models import loss as loss_lib
 
 
@@ -17,6 +18,9 @@ class TwoTowerModel(tfrs.Model):
   as a negative (models/loss.py). With `item_probability`, logits get
   the sampling-bias correction −log q_j (models/sampling.py).
 
+  With `distinct_items`, the item tower runs once per distinct item of a
+  batch (models/distinct_items.py).
+
   The long-tail baselines reuse it: `item_weight` re-weights examples by
   their item (ClassBalance); `prior` with `adjustment` w adds w·log π_j to
   training logits (LogQ logit adjustment).
@@ -27,7 +31,7 @@ class TwoTowerModel(tfrs.Model):
                item_probability: Optional[tf.keras.layers.Layer] = None,
                item_weight: Optional[tf.keras.layers.Layer] = None,
                prior: Optional[tf.keras.layers.Layer] = None,
-               adjustment: float = 0.0):
+               adjustment: float = 0.0, distinct_items: bool = False):
     super().__init__()
     self.user_model = user_model
     self.item_model = item_model
@@ -36,6 +40,7 @@ class TwoTowerModel(tfrs.Model):
     self._prior = prior
     self._adjustment = adjustment
     self._temperature = temperature
+    self._distinct_items = distinct_items
 
   def use_item_probability(self, item_probability) -> None:
     """Switches the sampling distribution (NDP's second stage)."""
@@ -46,7 +51,9 @@ class TwoTowerModel(tfrs.Model):
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     users = self.user_model(features, training=training)
-    items = self.item_model(features, training=training)
+    items = (distinct_items.embed(self.item_model, features, training)
+             if self._distinct_items
+             else self.item_model(features, training=training))
     ids = features[F.ITEM_ID]
     q = (self._item_probability(ids)
          if self._item_probability is not None else None)

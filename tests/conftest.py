@@ -51,6 +51,29 @@ def tiny_artifacts(tmp_path_factory, tiny_data_dir):
 
 
 @pytest.fixture(scope="session")
+def tiny_batch(tiny_artifacts):
+  """batch_of(size) -> (feature config, vocabularies, the first batch of
+  that many train examples of the tiny dataset)."""
+  from cdnrec import features as F
+  from components import example_io
+  from models import inputs
+  catalog = tiny_artifacts["item_catalog"].uri
+  with open(os.path.join(catalog, "features.json")) as f:
+    feature_config = F.FeatureConfig.from_json(f.read())
+  train = [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")]
+  vocab = inputs.learn_vocabularies(
+      train, [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
+  spec = inputs.parse_spec(
+      feature_config.user_features + feature_config.item_features, {},
+      with_ids=[F.USER_ID, F.ITEM_ID])
+
+  def batch_of(size: int):
+    return (feature_config, vocab,
+            next(iter(inputs.examples_dataset(train, spec, size))))
+  return batch_of
+
+
+@pytest.fixture(scope="session")
 def trained(tiny_artifacts, tmp_path_factory):
   """The Trainer's run_fn on the tiny data: a two-tower with an exact
   ScaNN index (top 20), its brute-force twin and weights."""

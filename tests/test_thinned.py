@@ -1,16 +1,13 @@
 """CDN's thinned regularizer batch: the Ω_m batch's rows kept with
 probability min(1, cap / n_i) stand in for a second batch read from Ω_r."""
 
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from cdnrec import features as F
-from components import example_io
 from models import config as config_lib
-from models import inputs
 from models import loss as loss_lib
 from models import registry
 from models import sampling
@@ -38,24 +35,9 @@ def test_thinned_needs_the_separate_loss():
                                       "regularizer_batch": "half"})
 
 
-def _features_and_batch(tiny_artifacts, batch_size):
-  catalog = tiny_artifacts["item_catalog"].uri
-  with open(os.path.join(catalog, "features.json")) as f:
-    feature_config = F.FeatureConfig.from_json(f.read())
-  train = [example_io.split_pattern(tiny_artifacts["examples"].uri, "train")]
-  vocab = inputs.learn_vocabularies(
-      train, [os.path.join(catalog, "catalog.tfrecord.gz")], feature_config)
-  spec = inputs.parse_spec(
-      feature_config.user_features + feature_config.item_features, {},
-      with_ids=[F.USER_ID, F.ITEM_ID])
-  batch = next(iter(inputs.examples_dataset(train, spec, batch_size)))
-  return feature_config, vocab, batch
-
-
-def _built_and_batch(tiny_artifacts, frequencies, cap, model="cdn",
+def _built_and_batch(tiny_batch, frequencies, cap, model="cdn",
                      batch_size=256):
-  feature_config, vocab, batch = _features_and_batch(tiny_artifacts,
-                                                     batch_size)
+  feature_config, vocab, batch = tiny_batch(batch_size)
   config = config_lib.TrainConfig(model=model, cdn_loss="separate",
                                   regularizer_batch="thinned", seed=7)
   built = registry.build(config, feature_config, vocab, frequencies, 10,
@@ -64,14 +46,14 @@ def _built_and_batch(tiny_artifacts, frequencies, cap, model="cdn",
   return built, batch
 
 
-def test_thinning_keeps_rows_at_their_items_rate(tiny_artifacts):
+def test_thinning_keeps_rows_at_their_items_rate(tiny_batch):
   # Two classes of items in the batch: "popular" ones kept with 0.2,
   # the rest always.
-  built, batch = _built_and_batch(tiny_artifacts, {}, cap=1)
+  built, batch = _built_and_batch(tiny_batch, {}, cap=1)
   ids = batch[F.ITEM_ID].numpy()
   popular = sorted(set(ids))[::2]
   frequencies = {i.decode(): (5 if i in popular else 1) for i in set(ids)}
-  built, batch = _built_and_batch(tiny_artifacts, frequencies, cap=1)
+  built, batch = _built_and_batch(tiny_batch, frequencies, cap=1)
   model = built.model
   is_popular = np.isin(ids, popular)
   kept = []
@@ -90,13 +72,13 @@ def test_thinning_keeps_rows_at_their_items_rate(tiny_artifacts):
 
 
 def test_thinned_loss_scores_the_kept_rows_as_the_regularizer_batch(
-    tiny_artifacts):
-  built, batch = _built_and_batch(tiny_artifacts, {}, cap=1)
+    tiny_batch):
+  built, batch = _built_and_batch(tiny_batch, {}, cap=1)
   ids = batch[F.ITEM_ID].numpy()
   frequencies = {}
   for i, n in zip(*np.unique(ids, return_counts=True)):
     frequencies[i.decode()] = int(n) * 3
-  built, batch = _built_and_batch(tiny_artifacts, frequencies, cap=6)
+  built, batch = _built_and_batch(tiny_batch, frequencies, cap=6)
   model = built.model
   model.optimizer.iterations.assign(5)
   loss = float(model.compute_loss(batch, training=True))
@@ -125,15 +107,15 @@ def test_thinned_loss_scores_the_kept_rows_as_the_regularizer_batch(
       x_m, y, 0.1, q_m, label_ids=[tf.constant(ids)])), rel=1e-4)
 
 
-def test_branch_aware_item_towers_embed_the_kept_rows(tiny_artifacts):
+def test_branch_aware_item_towers_embed_the_kept_rows(tiny_batch):
   # experts_balanced trains one expert per branch: the kept rows, ragged
   # features included, go through the item tower as the regularizer's.
-  feature_config, _, batch = _features_and_batch(tiny_artifacts, 128)
+  feature_config, _, batch = tiny_batch(128)
   assert any(f.kind == F.Kind.CATEGORICAL_LIST
              for f in feature_config.item_features)
   ids = [i.decode() for i in batch[F.ITEM_ID].numpy()]
   frequencies = {i: 4 * ids.count(i) for i in set(ids)}
-  built, batch = _built_and_batch(tiny_artifacts, frequencies, cap=2,
+  built, batch = _built_and_batch(tiny_batch, frequencies, cap=2,
                                   model="experts_balanced", batch_size=128)
   model = built.model
   with tf.GradientTape() as tape:

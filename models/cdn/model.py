@@ -34,6 +34,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from cdnrec import features as F
+from models import distinct_items
 from models import loss as loss_lib
 from models.cdn import adapter
 from models.cdn import user_tower
@@ -57,7 +58,7 @@ class CdnModel(tfrs.Model):
                alpha_unit: str = adapter.EPOCH, loss: str = JOINT,
                q_main=None, q_regularizer=None,
                schedule: str = adapter.GAMMA, keep_probability=None,
-               seed: int = 0):
+               seed: int = 0, distinct_items: bool = False):
     super().__init__()
     if loss not in (JOINT, SEPARATE):
       raise ValueError(f"loss must be {JOINT!r} or {SEPARATE!r}, got {loss!r}")
@@ -77,6 +78,7 @@ class CdnModel(tfrs.Model):
     # Set for regularizer_batch="thinned": item id -> min(1, cap / n_i).
     self._keep_probability = keep_probability
     self._seed = seed
+    self._distinct_items = distinct_items
     if keep_probability is not None and loss != SEPARATE:
       raise ValueError("a thinned regularizer batch needs the separate loss")
 
@@ -94,7 +96,7 @@ class CdnModel(tfrs.Model):
     if MAIN not in features:
       # Validation batches are plain examples: score the served branch only.
       return loss_lib.batch_softmax_loss(
-          self.user_model(features), self.item_model(features),
+          self.user_model(features), self._items(features),
           self._temperature, _q(self._q_main, features),
           label_ids=[features[F.ITEM_ID]])
     main, reg = features[MAIN], features[REGULARIZER]
@@ -126,11 +128,10 @@ class CdnModel(tfrs.Model):
                                                    training=training)
     kept_ids = tf.boolean_mask(ids, keep)
     if getattr(self.item_model, "branch_aware", False):
-      y_m = self.item_model(features, training=training, branch=MAIN)
-      y_r = self.item_model(_masked(features, keep), training=training,
-                            branch=REGULARIZER)
+      y_m = self._items(features, training, branch=MAIN)
+      y_r = self._items(_masked(features, keep), training, branch=REGULARIZER)
     else:
-      y_m = self.item_model(features, training=training)
+      y_m = self._items(features, training)
       y_r = tf.boolean_mask(y_m, keep)
     q_r = (None if self._q_regularizer is None
            else self._q_regularizer(kept_ids))
@@ -163,11 +164,18 @@ class CdnModel(tfrs.Model):
   def _embed_items(self, main, reg, training):
     if getattr(self.item_model, "branch_aware", False):
       # Its output depends on the branch: embed the batches separately.
-      return (self.item_model(main, training=training, branch=MAIN),
-              self.item_model(reg, training=training, branch=REGULARIZER))
-    y = self.item_model(user_tower.concat_batches(main, reg),
-                        training=training)
+      return (self._items(main, training, branch=MAIN),
+              self._items(reg, training, branch=REGULARIZER))
+    y = self._items(user_tower.concat_batches(main, reg), training)
     return user_tower.split_batches(y, main)
+
+  def _items(self, features, training=False, **kwargs):
+    """The item tower's embedding of every row (computed once per distinct
+    item with distinct_items)."""
+    if self._distinct_items:
+      return distinct_items.embed(self.item_model, features, training,
+                                  **kwargs)
+    return self.item_model(features, training=training, **kwargs)
 
 
 def _masked(features, keep):
