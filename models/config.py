@@ -35,6 +35,8 @@ class TrainConfig:
       when they differ from `expert_layers` (None: the same). Their input
       is the item id's embedding alone; on ml-100k a single 64-unit layer
       there scored below the default depth (README, Models).
+    normalize_experts: L2-normalize each item expert's output before the
+      gate mixes them (models/cdn/item_tower.py says why).
     gamma: the γ-adapter's regularizer rate, > 1.
     alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
     cdn_loss: "joint" (Algorithm 1) or "separate"; see models/cdn/model.py.
@@ -78,6 +80,7 @@ class TrainConfig:
   # γ 10 (README, Results).
   expert_layers: Tuple[int, ...] = (256, 128, 64)
   memorization_expert_layers: Optional[Tuple[int, ...]] = None
+  normalize_experts: bool = False
   gamma: float = 5.0
   alpha_unit: str = "epoch"
   cdn_loss: str = "joint"

@@ -81,7 +81,8 @@ def _item_tower(config, feature_config, vocab, frequencies, head_items):
       config.num_memorization_experts,
       config.num_generalization_experts if feature_config.item_features else 0,
       config.expert_layers, config.normalize, config.l2, config.dropout,
-      memorization_layers=config.memorization_expert_layers)
+      memorization_layers=config.memorization_expert_layers,
+      normalize_experts=config.normalize_experts)
 
 
 def _class_balance_weights(frequencies: Dict[str, int], beta: float):

@@ -161,3 +161,24 @@ def test_memorization_experts_can_be_sized_apart(tiny_artifacts):
   with pytest.raises(ValueError, match="must end in the experts' output"):
     config_lib.TrainConfig.from_dict(
         {"model": "cdn", "memorization_expert_layers": [32]})
+
+
+@pytest.mark.parametrize("normalize_experts", [False, True])
+def test_normalized_experts_leave_the_mix_to_the_gate(tiny_batch,
+                                                      normalize_experts):
+  # Scaling an expert's output changes the mixed embedding only when the
+  # experts are not normalized: then the expert, not the gate, sets its share.
+  feature_config, vocab, batch = tiny_batch(32)
+  config = config_lib.TrainConfig(model="cdn",
+                                  normalize_experts=normalize_experts)
+  item = registry.build(config, feature_config, vocab, {"i1": 10}, 5
+                        ).item_model
+  before = item(batch).numpy()
+  last = item.memorization_experts[0].layers[-1]
+  for weight in last.weights:
+    weight.assign(weight * 5.0)
+  after = item(batch).numpy()
+  if normalize_experts:
+    np.testing.assert_allclose(after, before, atol=1e-5)
+  else:
+    assert np.abs(after - before).max() > 1e-2

@@ -21,6 +21,12 @@ class ExpertItemTower(tf.keras.Model):
   towers' dropout after hidden layers); one layer of 64 units is the
   paper's (appendix B.3), the default is the towers' [256, 128, 64].
   `memorization_layers`, when given, sizes the memorization experts apart.
+
+  With `normalize_experts`, each expert's output is L2-normalized before
+  the gate mixes them. Without it, an expert can scale its output to
+  outweigh the gate, and under the tower's final normalization the gate
+  barely learns (on ml-100k its weights ended where their random
+  initialization put them, run after run).
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
@@ -29,7 +35,8 @@ class ExpertItemTower(tf.keras.Model):
                num_memorization: int, num_generalization: int,
                expert_layers: Sequence[int], normalize: bool, l2: float = 0.0,
                dropout: float = 0.0, name: str = "item_tower",
-               memorization_layers: Optional[Sequence[int]] = None):
+               memorization_layers: Optional[Sequence[int]] = None,
+               normalize_experts: bool = False):
     super().__init__(name=name)
     if not feature_config.item_features and num_generalization:
       raise ValueError("generalization experts need item content features; "
@@ -54,6 +61,7 @@ class ExpertItemTower(tf.keras.Model):
     self.gate = gate_lib.FrequencyGate(
         frequencies, num_memorization + num_generalization, name="gate")
     self._normalize = normalize
+    self._normalize_experts = normalize_experts
 
   @property
   def num_memorization(self) -> int:
@@ -75,6 +83,8 @@ class ExpertItemTower(tf.keras.Model):
       outputs += [expert(gen, training=training)
                   for expert in self.generalization_experts]
     experts = tf.stack(outputs, axis=1)                 # [B, n, units]
+    if self._normalize_experts:
+      experts = tf.math.l2_normalize(experts, axis=2)
     weights = self.gate_weights(features)[:, :, None]   # [B, n, 1]
     y = tf.reduce_sum(weights * experts, axis=1)
     return tf.math.l2_normalize(y, axis=1) if self._normalize else y
