@@ -45,15 +45,23 @@ def batch_softmax_loss(queries: tf.Tensor, candidates: tf.Tensor,
   # Dividing the [B, d] queries rather than the [B, B] logits, and folding
   # log p and the accidental-hit mask into one bias that needs no gradient,
   # leaves one [B, B] add in the forward pass and none in the backward.
-  logits = tf.matmul(queries / temperature, candidates, transpose_b=True)
+  scaled = queries / temperature
+  logits = tf.matmul(scaled, candidates, transpose_b=True)
   bias = _bias(tf.shape(queries)[0], offset, tf.shape(candidates)[0],
                sampling_probability, query_ids, label_ids,
                square=not gathered)
   if bias is not None:
     logits += bias
+  # −log softmax(s_b)_b = logsumexp(s_b) − s_b,b, with the positive's logit
+  # a row-wise dot product rather than a gather from the [B, B] logits.
+  # On a CPU this trains faster than sparse_softmax_cross_entropy_with_logits
+  # (README, Training cost): logsumexp's gradient is one exp of the logits.
   labels = tf.range(tf.shape(queries)[0]) + offset
-  loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
-                                                        logits=logits)
+  own = (lambda t: tf.gather(t, labels)) if gathered else (lambda t: t)
+  positives = tf.reduce_sum(scaled * own(candidates), axis=1)
+  if sampling_probability is not None:
+    positives -= _log(own(sampling_probability))
+  loss = tf.reduce_logsumexp(logits, axis=1) - positives
   if sample_weight is not None:
     loss *= sample_weight
   return tf.reduce_sum(loss)
@@ -69,8 +77,7 @@ def _bias(rows, offset, columns, sampling_probability, query_ids,
   """
   correction = None
   if sampling_probability is not None:
-    correction = -tf.math.log(
-        tf.clip_by_value(tf.stop_gradient(sampling_probability), 1e-12, 1.0))
+    correction = -_log(sampling_probability)
   if not label_ids:
     return None if correction is None else correction[None, :]
   hit = None
@@ -87,6 +94,12 @@ def _bias(rows, offset, columns, sampling_probability, query_ids,
   positive = tf.equal(tf.range(rows)[:, None] + offset,
                       tf.range(columns)[None, :])
   return tf.where(positive, diagonal[:, None], bias)
+
+
+def _log(probability: tf.Tensor) -> tf.Tensor:
+  """log p as a constant (no gradient), p clipped away from 0."""
+  return tf.math.log(
+      tf.clip_by_value(tf.stop_gradient(probability), 1e-12, 1.0))
 
 
 def _hashed(ids: tf.Tensor) -> tf.Tensor:

@@ -25,8 +25,10 @@ class ExpertItemTower(tf.keras.Model):
   With `normalize_experts`, each expert's output is L2-normalized before
   the gate mixes them. Without it, an expert can scale its output to
   outweigh the gate, and under the tower's final normalization the gate
-  barely learns (on ml-100k its weights ended where their random
-  initialization put them, run after run).
+  barely learns: on ml-100k, 40 epochs moved its mean head / tail weights
+  less than 0.05 from where the random initialization put them (seed 0:
+  0.21 / 0.34 memorization at the start, 0.20 / 0.38 at the end; seed 2:
+  0.76 / 0.64, then 0.77 / 0.60).
   """
 
   def __init__(self, feature_config: F.FeatureConfig,
