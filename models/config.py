@@ -51,8 +51,9 @@ class TrainConfig:
       "mirrored" (all local GPUs, else all logical CPUs) or "multi_worker"
       (from TF_CONFIG).
     distinct_items: run the item tower once per distinct item of a batch
-      and give every row its item's embedding (models/distinct_items.py);
-      False runs it on every row.
+      and give every row its item's embedding (models/distinct_items.py):
+      faster, and rows of one item share a dropout mask; False (default)
+      runs it on every row.
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch; turn off when they do not fit.
   """
@@ -87,7 +88,7 @@ class TrainConfig:
   regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
-  distinct_items: bool = True
+  distinct_items: bool = False
   cache_examples: bool = True
   distribution: str = "default"
 
