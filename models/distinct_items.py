@@ -21,6 +21,15 @@ import tensorflow as tf
 from cdnrec import features as F
 
 
+def rows(item_model: tf.keras.Model, features: Dict[str, tf.Tensor],
+         training: bool, distinct: bool, **kwargs) -> tf.Tensor:
+  """The item tower's embedding of every row: over the distinct items when
+  `distinct`, else row by row."""
+  if distinct:
+    return embed(item_model, features, training, **kwargs)
+  return item_model(features, training=training, **kwargs)
+
+
 def embed(item_model: tf.keras.Model, features: Dict[str, tf.Tensor],
           training: bool = False, **kwargs) -> tf.Tensor:
   """item_model(features) row by row, computed over the distinct item ids.

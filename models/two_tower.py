@@ -51,9 +51,8 @@ class TwoTowerModel(tfrs.Model):
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
     users = self.user_model(features, training=training)
-    items = (distinct_items.embed(self.item_model, features, training)
-             if self._distinct_items
-             else self.item_model(features, training=training))
+    items = distinct_items.rows(self.item_model, features, training,
+                                self._distinct_items)
     ids = features[F.ITEM_ID]
     q = (self._item_probability(ids)
          if self._item_probability is not None else None)

@@ -172,10 +172,8 @@ class CdnModel(tfrs.Model):
   def _items(self, features, training=False, **kwargs):
     """The item tower's embedding of every row (computed once per distinct
     item with distinct_items)."""
-    if self._distinct_items:
-      return distinct_items.embed(self.item_model, features, training,
-                                  **kwargs)
-    return self.item_model(features, training=training, **kwargs)
+    return distinct_items.rows(self.item_model, features, training,
+                               self._distinct_items, **kwargs)
 
 
 def _masked(features, keep):
