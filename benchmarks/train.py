@@ -82,6 +82,21 @@ def _variants(base, specs):
   return out
 
 
+def models_to_time(settings, variant_specs):
+  """{name: TrainConfig values}: the two-tower and each CDN variant, all
+  with the --set settings (NAME=VALUE, VALUE read as JSON when it is)."""
+  extra = {}
+  for item in settings:
+    name, _, value = item.partition("=")
+    try:
+      extra[name] = json.loads(value)
+    except json.JSONDecodeError:
+      extra[name] = value
+  return {"two_tower": {**extra, "model": "two_tower"},
+          **{name: {"model": "cdn", **values}
+             for name, values in _variants(extra, variant_specs).items()}}
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="cdnrec bench train",
                                    description=__doc__)
@@ -102,17 +117,8 @@ def main(argv=None) -> int:
            '"separate"}\' (or another model\'s, with "model"); '
            'repeatable (default: one, "cdn")')
   args = parser.parse_args(argv)
-  extra = {}
-  for item in args.set:
-    name, _, value = item.partition("=")
-    try:
-      extra[name] = json.loads(value)
-    except json.JSONDecodeError:
-      extra[name] = value
-  variants = _variants(extra, args.variant)
-  models = {"two_tower": {**extra, "model": "two_tower"},
-            **{name: {"model": "cdn", **settings}
-               for name, settings in variants.items()}}
+  models = models_to_time(args.set, args.variant)
+  variants = [name for name in models if name != "two_tower"]
 
   prepared = data_lib.prepare(args.data_dir, args.out, 0.2,
                               data_format=args.data)

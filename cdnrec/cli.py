@@ -4,7 +4,7 @@
                 and answer a sample query with it in a fresh process
   cdnrec experiment  compare methods over seeds (the paper's tables)
   cdnrec stats  the dataset's users, items, sparsity, imbalance, head/tail
-  cdnrec bench  benchmarks: train, retrieval, beam, pipeline
+  cdnrec bench  benchmarks: train, retrieval, beam, pipeline, profile
   cdnrec query  ask a pushed model (or a server) for one user's top items
   cdnrec serve  answer TF Serving REST queries from pushed versions
   cdnrec compile  write the Vertex AI / Kubeflow pipeline spec
@@ -499,7 +499,8 @@ def _stats(args) -> int:
 
 
 BENCHMARKS = {"train": "benchmarks.train", "retrieval": "benchmarks.retrieval",
-              "beam": "benchmarks.beam", "pipeline": "benchmarks.pipeline"}
+              "beam": "benchmarks.beam", "pipeline": "benchmarks.pipeline",
+              "profile": "benchmarks.profile"}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
