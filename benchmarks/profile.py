@@ -25,7 +25,8 @@ def op_milliseconds(logdir: str) -> Dict[str, float]:
   """{op type: summed self time in ms} of the TF ops in a profile.
 
   TF op events on the executor threads are named "scope/name:OpType";
-  events without a type (the executor's own) enclose ops and are left out.
+  the executor's own events ("ExecutorState::Process") enclose ops and
+  are left out.
   """
   from tensorflow.tsl.profiler.protobuf import xplane_pb2
   paths = sorted(glob.glob(os.path.join(logdir, "plugins", "profile", "*",
@@ -43,7 +44,7 @@ def op_milliseconds(logdir: str) -> Dict[str, float]:
         continue
       for event in line.events:
         name = names.get(event.metadata_id, "")
-        if ":" in name:
+        if ":" in name and "::" not in name:
           totals[name.rsplit(":", 1)[1]] += event.duration_ps / 1e9
   return dict(totals)
 
