@@ -24,7 +24,8 @@ for model in ("two_tower", "cdn"):
   for distribution in ("default", "mirrored"):
     config = config_lib.TrainConfig.from_dict(
         {"model": model, "epochs": 2, "batch_size": 128, "seed": 3,
-         "distribution": distribution})
+         "distribution": distribution,
+         "dropout": 0.0})  # replicas draw their own dropout masks
     trained = training.fit(data, config, verbose=0)
     ids, vectors = trained.item_embeddings(data)
     replicas = trained.built.model.distribute_strategy.num_replicas_in_sync
