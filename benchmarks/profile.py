@@ -52,19 +52,10 @@ def op_milliseconds(logdir: str) -> Dict[str, float]:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="cdnrec bench profile",
                                    description=__doc__)
-  parser.add_argument("--data", default="recbole")
-  parser.add_argument("--data-dir", required=True)
-  parser.add_argument("--out", required=True)
+  train_bench.add_model_arguments(parser)
   parser.add_argument("--epochs", type=int, default=3)
-  parser.add_argument("--batch-size", type=int, default=1024)
   parser.add_argument("--top", type=int, default=15,
                       help="op types to print")
-  parser.add_argument("--set", action="append", default=[],
-                      metavar="NAME=VALUE",
-                      help="a setting of every model profiled, repeatable")
-  parser.add_argument("--variant", action="append", default=[],
-                      metavar="NAME=JSON",
-                      help="a CDN configuration, as for `bench train`")
   args = parser.parse_args(argv)
   import tensorflow as tf
   from components.item_stats import executor as item_stats_executor

@@ -97,25 +97,31 @@ def models_to_time(settings, variant_specs):
              for name, values in _variants(extra, variant_specs).items()}}
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog="cdnrec bench train",
-                                   description=__doc__)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+  """The data and the models to train: flags shared by `bench train` and
+  `bench profile`."""
   parser.add_argument("--data", default="recbole")
   parser.add_argument("--data-dir", required=True)
   parser.add_argument("--out", required=True)
-  parser.add_argument("--rounds", type=int, default=3)
-  parser.add_argument("--epochs", type=int, default=4,
-                      help="epochs per run; the first is not timed")
   parser.add_argument("--batch-size", type=int, default=1024)
   parser.add_argument("--set", action="append", default=[],
                       metavar="NAME=VALUE",
-                      help="a setting of every model timed, repeatable")
+                      help="a setting of every model, repeatable")
   parser.add_argument(
       "--variant", action="append", default=[], metavar="NAME=JSON",
-      help='a CDN configuration to time beside the others, e.g. '
+      help='a CDN configuration beside the two-tower, e.g. '
            '\'thinned={"regularizer_batch": "thinned", "cdn_loss": '
            '"separate"}\' (or another model\'s, with "model"); '
            'repeatable (default: one, "cdn")')
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="cdnrec bench train",
+                                   description=__doc__)
+  add_model_arguments(parser)
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--epochs", type=int, default=4,
+                      help="epochs per run; the first is not timed")
   args = parser.parse_args(argv)
   models = models_to_time(args.set, args.variant)
   variants = [name for name in models if name != "two_tower"]
