@@ -4,7 +4,8 @@ An item tower's input is the item's id and its catalog features, which
 ExampleGen joins from one row per item: every row of a batch that holds the
 same item gets the same embedding (dropout aside). A batch drawn from the
 interactions repeats popular items many times (a batch of 1024 ml-100k
-interactions holds about 560 distinct items), so the tower runs over the
+interactions holds about 560 distinct items: Σ_i 1 − (1 − n_i / N)^1024
+over the items' counts n_i), so the tower runs over the
 distinct items and the rows gather their embedding: the same forward
 values, and the same gradients, at a fraction of the item side's cost.
 Rows of one item share one dropout mask in a step.
