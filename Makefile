@@ -1,5 +1,5 @@
-# The two set-up commands README.md promises. Both are idempotent.
-.PHONY: demo test venv
+# The set-up commands README.md promises. All are idempotent.
+.PHONY: demo test test-fast venv
 
 venv:
 	@scripts/bootstrap.sh
@@ -8,6 +8,11 @@ venv:
 demo: venv
 	.venv/bin/cdnrec run --output runs/demo
 
-# Install everything and run the test suite.
+# Install everything and run the whole test suite (CI runs this).
 test: venv
 	.venv/bin/python -m pytest -q tests
+
+# The fast tier: every module's logic, no long training, no whole-pipeline
+# runs (tests marked slow are left out).
+test-fast: venv
+	.venv/bin/python -m pytest -q -m "not slow" tests

@@ -16,7 +16,7 @@ def configure() -> None:
   # users care about; real errors are still printed.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # Google client libraries warn on every import that Python 3.10 is old;
-  # 3.10 is what this stack needs (see README), so the warning says nothing.
+  # 3.10 is what this stack needs (README, Requirements), so the warning says nothing.
   warnings.filterwarnings("ignore", message=".*non-supported Python version",
                           category=FutureWarning)
   # The pinned Google Cloud clients (pulled in by TFX/Beam's GCP extras) warn
@@ -26,3 +26,22 @@ def configure() -> None:
 
 
 configure()
+
+
+def keep_autograph_off_tf_keras() -> None:
+  """AutoGraph leaves tf_keras's own code as written, as it does for `keras`.
+
+  TensorFlow tells AutoGraph not to convert modules under `keras`; Keras 2
+  now ships as `tf_keras`, which that rule misses, so every model's first
+  traced step also transpiled Keras's internals (tens of seconds on a small
+  model). Keras's code is written to run unconverted; the traced graphs and
+  the losses are the same. Called by the model code once TensorFlow loads.
+  """
+  # A private module of the pinned TensorFlow (2.16): the rule list has no
+  # public setter.
+  from tensorflow.python.autograph.core import config
+  if not any(isinstance(rule, config.DoNotConvert) and
+             rule._prefix == "tf_keras"  # pylint: disable=protected-access
+             for rule in config.CONVERSION_RULES):
+    config.CONVERSION_RULES = ((config.DoNotConvert("tf_keras"),) +
+                               tuple(config.CONVERSION_RULES))

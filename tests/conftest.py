@@ -23,40 +23,22 @@ def tiny_data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_artifacts(tmp_path_factory, tiny_data_dir):
   """ExampleGen and ItemStatsGen outputs for the tiny dataset."""
-  from tfx.types import standard_artifacts
-  from components import artifacts
-  from components.example_gen import executor as example_gen
-  from components.item_stats import executor as item_stats
-  root = str(tmp_path_factory.mktemp("tiny_artifacts"))
-
-  def artifact(cls, name):
-    a = cls()
-    a.uri = os.path.join(root, name)
-    os.makedirs(a.uri, exist_ok=True)
-    return a
-
-  examples = artifact(standard_artifacts.Examples, "examples")
-  catalog = artifact(artifacts.ItemCatalog, "catalog")
-  stats = artifact(artifacts.ItemStats, "stats")
-  rebalanced = artifact(standard_artifacts.Examples, "rebalanced")
-  example_gen.Executor().Do(
-      {}, {"examples": [examples], "item_catalog": [catalog]},
-      {"data_dir": tiny_data_dir, "seed": 0})
-  item_stats.Executor().Do(
-      {"examples": [examples], "item_catalog": [catalog]},
-      {"item_stats": [stats], "rebalanced_examples": [rebalanced]},
-      {"head_fraction": 0.2, "seed": 0})
-  return {"examples": examples, "item_catalog": catalog, "item_stats": stats,
-          "rebalanced_examples": rebalanced}
+  from cdnrec.components import local
+  out = local.run_data_components(
+      str(tmp_path_factory.mktemp("tiny_artifacts")), tiny_data_dir,
+      head_fraction=0.2, seed=0)
+  return {"examples": out.examples, "item_catalog": out.item_catalog,
+          "item_stats": out.item_stats,
+          "rebalanced_examples": out.rebalanced_examples}
 
 
 @pytest.fixture(scope="session")
 def tiny_batch(tiny_artifacts):
   """batch_of(size) -> (feature config, vocabularies, the first batch of
   that many train examples of the tiny dataset)."""
-  from cdnrec import features as F
-  from components import example_io
-  from models import inputs
+  from cdnrec.core import features as F
+  from cdnrec.core import example_io
+  from cdnrec.models import inputs
   catalog = tiny_artifacts["item_catalog"].uri
   with open(os.path.join(catalog, "features.json")) as f:
     feature_config = F.FeatureConfig.from_json(f.read())
@@ -77,26 +59,25 @@ def tiny_batch(tiny_artifacts):
 def trained(tiny_artifacts, tmp_path_factory):
   """The Trainer's run_fn on the tiny data: a two-tower with an exact
   ScaNN index (top 20), its brute-force twin and weights."""
-  from tfx.components.trainer.fn_args_utils import FnArgs
-  from components import example_io
-  from models import trainer
+  from cdnrec.core import example_io
+  from cdnrec.models import trainer
   out = tmp_path_factory.mktemp("trained")
   examples = tiny_artifacts["examples"].uri
   custom = {
-      "epochs": 4, "batch_size": 128, "top_k": 20,
+      "epochs": 4, "batch_size": 128, "serving_k": 20,
       # Search every leaf and re-score every item exactly, so ScaNN's answer
       # must equal brute force.
       "scann_num_leaves": 8, "scann_leaves_to_search": 8,
       "scann_reordering": 10_000,
-      trainer.ITEM_CATALOG_URI: tiny_artifacts["item_catalog"].uri,
-      trainer.ITEM_STATS_URI: tiny_artifacts["item_stats"].uri,
-      trainer.REBALANCED_URI: tiny_artifacts["rebalanced_examples"].uri,
   }
-  fn_args = FnArgs(
+  fn_args = trainer.CdnFnArgs(
       train_files=[example_io.split_pattern(examples, "train")],
       eval_files=[example_io.split_pattern(examples, "eval")],
       serving_model_dir=str(out / "model" / "Format-Serving"),
       model_run_dir=str(out / "model_run"),
-      custom_config=custom)
+      custom_config=custom,
+      item_catalog_uri=tiny_artifacts["item_catalog"].uri,
+      item_stats_uri=tiny_artifacts["item_stats"].uri,
+      rebalanced_examples_uri=tiny_artifacts["rebalanced_examples"].uri)
   trainer.run_fn(fn_args)
   return fn_args

@@ -5,7 +5,7 @@ import os
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from components.anomalies import component
+from cdnrec.components.anomalies import component
 
 
 def _write(uri, split, anomalies):

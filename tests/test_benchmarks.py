@@ -4,8 +4,8 @@ here)."""
 import pytest
 import tensorflow as tf
 
-from benchmarks import profile
-from benchmarks import train
+from cdnrec.bench import profile
+from cdnrec.bench import train
 
 
 def test_profile_sums_op_time_by_type(tmp_path):

@@ -3,7 +3,7 @@ the index's recall."""
 
 import pytest
 
-from components.evaluator import blessing
+from cdnrec.core import blessing
 
 
 def _metrics(hr, ndcg, tail_hr=0.2, tail_ndcg=0.05, tail_count=10):

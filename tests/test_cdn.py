@@ -9,17 +9,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx.components.trainer.fn_args_utils import FnArgs
 
-from cdnrec import features as F
-from components import example_io
-from models import config as config_lib
-from models import export
-from models import inputs
-from models import registry
-from models import trainer
-from models.cdn import adapter
-from models.cdn import gate
+from cdnrec.core import example_io
+from cdnrec.core import features as F
+from cdnrec.models import config as config_lib
+from cdnrec.models import export
+from cdnrec.models import inputs
+from cdnrec.models import registry
+from cdnrec.models import trainer
+from cdnrec.models.modules import adapter
+from cdnrec.models.modules import gate
 
 
 def test_alpha_follows_equation_6():
@@ -87,6 +86,7 @@ def _users(n=4):
           "user_region": tf.constant(["region1"] * n)}
 
 
+@pytest.mark.slow
 def test_export_ignores_the_regularizer_head(tiny_artifacts, tmp_path):
   built, feature_config = _tiny_cdn(tiny_artifacts)
   tower = built.model.user_model
@@ -114,6 +114,7 @@ def test_export_ignores_the_regularizer_head(tiny_artifacts, tmp_path):
   assert not np.allclose(exported_scores("after_main"), before, atol=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cdn_loss,alpha_unit,regularizer_batch",
                          [("joint", "epoch", "drawn"),
                           ("separate", "step", "drawn"),
@@ -121,19 +122,18 @@ def test_export_ignores_the_regularizer_head(tiny_artifacts, tmp_path):
 def test_cdn_trains_through_run_fn(tiny_artifacts, tmp_path, cdn_loss,
                                    alpha_unit, regularizer_batch):
   examples = tiny_artifacts["examples"].uri
-  fn_args = FnArgs(
+  fn_args = trainer.CdnFnArgs(
       train_files=[example_io.split_pattern(examples, "train")],
       eval_files=[example_io.split_pattern(examples, "eval")],
       serving_model_dir=str(tmp_path / "model" / "Format-Serving"),
       model_run_dir=str(tmp_path / "run"),
       custom_config={
-          "model": "cdn", "epochs": 3, "batch_size": 64, "top_k": 10,
+          "model": "cdn", "epochs": 3, "batch_size": 64, "serving_k": 10,
           "cdn_loss": cdn_loss, "alpha_unit": alpha_unit, "gamma": 1.5,
-          "regularizer_batch": regularizer_batch,
-          trainer.ITEM_CATALOG_URI: tiny_artifacts["item_catalog"].uri,
-          trainer.ITEM_STATS_URI: tiny_artifacts["item_stats"].uri,
-          trainer.REBALANCED_URI:
-              tiny_artifacts["rebalanced_examples"].uri})
+          "regularizer_batch": regularizer_batch},
+      item_catalog_uri=tiny_artifacts["item_catalog"].uri,
+      item_stats_uri=tiny_artifacts["item_stats"].uri,
+      rebalanced_examples_uri=tiny_artifacts["rebalanced_examples"].uri)
   trainer.run_fn(fn_args)
   with open(tmp_path / "run" / "training.json") as f:
     history = json.load(f)["history"]

@@ -2,11 +2,8 @@
 holding every component, with Beam args passed through."""
 
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cdnrec import cli
 EXPECTED = {"LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
             "ExampleValidator", "AnomaliesCheck", "ItemStatsGen",
             "CdnTrainer", "BaselineTrainer", "RetrievalEvaluator",
@@ -15,14 +12,13 @@ EXPECTED = {"LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
 
 def test_vertex_spec_holds_every_component(tmp_path):
   output = str(tmp_path / "pipeline.json")
-  result = subprocess.run(
-      [sys.executable, "-m", "cdnrec.cli", "compile", "--target", "vertex",
+  assert cli.main(
+      ["compile", "--target", "vertex",
        "--output", output, "--image", "example.com/cdnrec:1",
        "--pipeline-root", "gs://bucket/root", "--data-dir", "gs://bucket/data",
        "--warm-start",
-       "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4"],
-      cwd=ROOT, capture_output=True, text=True, check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
+       "--beam-arg=--runner=DataflowRunner",
+       "--beam-arg=--region=europe-west4"]) == 0
   with open(output) as f:
     spec = json.load(f)
   pipeline = spec["pipelineSpec"]

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cdnrec import features as F
-from models import config as config_lib
-from models import distinct_items
-from models import registry
-from models.cdn import model as cdn_model
+from cdnrec.core import features as F
+from cdnrec.models import cdn as cdn_model
+from cdnrec.models import config as config_lib
+from cdnrec.models import registry
+from cdnrec.models.modules import distinct_items
 
 
 def _distinct_count(batch):

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from pipeline import configs
-from pipeline import local_runner
+from cdnrec.pipeline import configs
+from cdnrec.pipeline import local_runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILES = ["docker/pipeline/Dockerfile", "docker/serving/Dockerfile"]

@@ -5,12 +5,11 @@ import os
 
 import pytest
 import tensorflow as tf
-from tfx.types import standard_artifacts
 
-from cdnrec.data import atomic
-from components import artifacts
-from components import example_io
-from components.example_gen import executor
+from cdnrec.components import local
+from cdnrec.core import artifacts
+from cdnrec.core import atomic
+from cdnrec.core import example_io
 
 INTER = """user_id:token\titem_id:token\trating:float\ttimestamp:float
 u1\tm1\t5\t100
@@ -47,16 +46,8 @@ def _write(directory, name="toy", inter=INTER, item=ITEM, user=USER):
 
 
 def _run(tmp_path, data_dir, max_bad_rows=1):
-  examples = standard_artifacts.Examples()
-  examples.uri = str(tmp_path / "examples")
-  catalog = artifacts.ItemCatalog()
-  catalog.uri = str(tmp_path / "catalog")
-  os.makedirs(catalog.uri, exist_ok=True)
-  executor.Executor().Do({}, {"examples": [examples],
-                              "item_catalog": [catalog]},
-                         {"data_dir": data_dir, "seed": 0,
-                          "max_bad_rows": max_bad_rows})
-  return examples, catalog
+  return local.run_example_gen(local.DataArtifacts(str(tmp_path)), data_dir,
+                               max_bad_rows=max_bad_rows)
 
 
 def _read(pattern):
@@ -139,23 +130,16 @@ def test_feature_selection_overrides_the_default(tmp_path):
   examples, catalog = _run(tmp_path, _write(str(tmp_path / "data")))
   with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:
     assert "item_year" in f.read()
-  examples = standard_artifacts.Examples()
-  examples.uri = str(tmp_path / "examples2")
-  catalog = artifacts.ItemCatalog()
-  catalog.uri = str(tmp_path / "catalog2")
-  os.makedirs(catalog.uri)
-  executor.Executor().Do(
-      {}, {"examples": [examples], "item_catalog": [catalog]},
-      {"data_dir": str(tmp_path / "data"), "seed": 0, "max_bad_rows": 1,
-       "features": '{"item": ["genres"], "user": []}'})
-  from cdnrec import features as F
+  _, catalog = local.run_example_gen(
+      local.DataArtifacts(str(tmp_path / "second")), str(tmp_path / "data"),
+      max_bad_rows=1, features={"item": ["genres"], "user": []})
+  from cdnrec.core import features as F
   with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:
     config = F.FeatureConfig.from_json(f.read())
   assert [f.name for f in config.item_features] == ["item_genres"]
   assert config.user_features == []
   with pytest.raises(atomic.DataFormatError, match=r"item features \['plot'\] "
                      r"are not columns"):
-    executor.Executor().Do(
-        {}, {"examples": [examples], "item_catalog": [catalog]},
-        {"data_dir": str(tmp_path / "data"), "seed": 0, "max_bad_rows": 1,
-         "features": '{"item": ["plot"]}'})
+    local.run_example_gen(
+        local.DataArtifacts(str(tmp_path / "third")), str(tmp_path / "data"),
+        max_bad_rows=1, features={"item": ["plot"]})

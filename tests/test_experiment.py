@@ -27,6 +27,7 @@ def experiment_out(tiny_data_dir, tmp_path_factory):
   return out, result.stdout
 
 
+@pytest.mark.slow
 def test_results_json_shape(experiment_out):
   out, _ = experiment_out
   with open(os.path.join(out, "results.json")) as f:
@@ -49,6 +50,7 @@ def test_results_json_shape(experiment_out):
   assert results["_gamma"]["gammas"] == [1.5, 3.0]
 
 
+@pytest.mark.slow
 def test_figures_and_table(experiment_out):
   out, stdout = experiment_out
   for name in ("gates.png", "gamma.png"):

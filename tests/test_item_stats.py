@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components import artifacts
-from components import example_io
-from components.item_stats import executor
+from cdnrec.components import local
+from cdnrec.core import artifacts
+from cdnrec.core import example_io
+from cdnrec.core import item_stats as item_stats_lib
 
 # Train frequencies: a:6, b:3, c:3, d:2, e:1, f:0 (f is only in the catalog).
 FREQUENCIES = {"a": 6, "b": 3, "c": 3, "d": 2, "e": 1, "f": 0}
@@ -52,14 +53,9 @@ def _write_inputs(root):
 
 def _run(tmp_path, head_fraction=0.34, seed=0):
   examples, catalog = _write_inputs(str(tmp_path / "in"))
-  stats = artifacts.ItemStats()
-  stats.uri = str(tmp_path / "stats")
-  rebalanced = standard_artifacts.Examples()
-  rebalanced.uri = str(tmp_path / "rebalanced")
-  executor.Executor().Do(
-      {"examples": [examples], "item_catalog": [catalog]},
-      {"item_stats": [stats], "rebalanced_examples": [rebalanced]},
-      {"head_fraction": head_fraction, "seed": seed})
+  stats, rebalanced = local.run_item_stats(
+      local.DataArtifacts(str(tmp_path / "out")), head_fraction, seed=seed,
+      examples_uri=examples.uri, item_catalog_uri=catalog.uri)
   omega_r = []
   for record in tf.data.TFRecordDataset(
       glob.glob(example_io.split_pattern(rebalanced.uri, "train")),
@@ -71,12 +67,12 @@ def _run(tmp_path, head_fraction=0.34, seed=0):
 
 def test_frequencies_head_tail_and_imbalance(tmp_path):
   stats, rebalanced, _ = _run(tmp_path)
-  rows = executor.load_item_rows(stats.uri)
+  rows = item_stats_lib.load_item_rows(stats.uri)
   assert [(r.item_id, r.frequency) for r in rows] == list(FREQUENCIES.items())
   # 6 items * 0.34 = 2.04 -> 2 head items: a (6), then b and c tie at 3 and
   # b has the lower item index.
   assert [r.item_id for r in rows if r.is_head] == ["a", "b"]
-  summary = executor.load_summary(stats.uri)
+  summary = item_stats_lib.load_summary(stats.uri)
   assert summary.n_items == 6 and summary.n_items_in_train == 5
   assert (summary.n_head, summary.n_tail) == (2, 4)
   assert summary.imbalance_factor == 6.0  # 6 / 1, f (0) is not counted
@@ -97,8 +93,8 @@ def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(tmp_path):
   # The most popular tail item, c, has 3: a is cut from 6 to 3, b already
   # has 3, tail items keep all.
   assert counts == {"a": 3, "b": 3, "c": 3, "d": 2, "e": 1}
-  assert executor.load_summary(stats.uri).rebalanced_size == 12
-  assert executor.load_summary(stats.uri).rebalance_cap == 3
+  assert item_stats_lib.load_summary(stats.uri).rebalanced_size == 12
+  assert item_stats_lib.load_summary(stats.uri).rebalance_cap == 3
   # Which 3 of a's users: the smallest sha256("seed|user|item") digests.
   digest = lambda u: hashlib.sha256(f"0|{u}|a".encode()).digest()
   expected = sorted((f"u{u}" for u in range(6)), key=digest)[:3]
@@ -114,7 +110,7 @@ def test_omega_r_sample_depends_on_seed(tmp_path):
 
 
 def test_bad_head_fraction_is_refused():
-  from components.item_stats import ItemStatsGen
+  from cdnrec.components.item_stats import ItemStatsGen
   from tfx.types import channel
   with pytest.raises(ValueError, match="head_fraction must be in"):
     ItemStatsGen(examples=channel.Channel(type=standard_artifacts.Examples),

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from models import loss as loss_lib
+from cdnrec.models.modules import loss as loss_lib
 
 
 def _reference(queries, candidates, temperature, probability, label_ids):

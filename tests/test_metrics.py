@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from components.evaluator import metrics
+from cdnrec.core import metrics
 
 
 def test_ranks_count_strictly_higher_remaining_candidates():

@@ -7,7 +7,10 @@ import sys
 
 import pytest
 
-from pipeline import configs
+from cdnrec.pipeline import configs
+
+# Three whole pipeline runs through the CLI.
+pytestmark = pytest.mark.slow
 
 COMPONENTS = ["LeaveOneOutExampleGen", "StatisticsGen", "SchemaGen",
               "ExampleValidator", "AnomaliesCheck", "ItemStatsGen",
@@ -43,10 +46,10 @@ def test_every_component_runs_and_a_model_is_pushed(first_run):
   for name in COMPONENTS:
     assert f"> {name} started" in stdout
     assert re.search(rf"< {name} finished in [0-9.]+s", stdout)
-  pushed = re.search(r"model pushed to (\S+)", stdout).group(1)
+  version, pushed = re.search(r"model pushed as version (\d+) to (\S+)",
+                              stdout).groups()
   serving = os.path.join(out, "serving", configs.PIPELINE_NAME)
-  assert os.path.dirname(pushed) == serving
-  assert os.path.basename(pushed).isdigit()
+  assert pushed == os.path.join(serving, version)
   assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
   twin = os.path.join(out, "serving", f"{configs.PIPELINE_NAME}_brute_force",
                       os.path.basename(pushed), "saved_model.pb")
@@ -77,8 +80,9 @@ def test_second_run_reuses_cached_components(first_run):
   # Trainer from its cache; the evaluator now judges that same model
   # against the last blessed one (itself), and the pusher sees it is
   # already pushed: no new version.
-  first = re.search(r"model pushed to (\S+)", stdout).group(1)
-  assert re.search(r"model pushed to (\S+)", again).group(1) == first
+  first = re.search(r"model pushed as version \d+ to (\S+)", stdout).group(1)
+  assert re.search(r"model pushed as version \d+ to (\S+)",
+                   again).group(1) == first
   assert "already pushed as version" in again
 
 

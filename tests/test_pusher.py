@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from components.pusher import versions
+from cdnrec.components.pusher import versions
 
 
 def _saved_model(path, content="v"):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data import readers
 
 U_ITEM = ("1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1" + "|0" * 13,
@@ -217,20 +217,12 @@ def test_example_gen_reads_other_formats(tmp_path):
   """The pipeline's ExampleGen goes through the same readers."""
   import glob
   import tensorflow as tf
-  from tfx.types import standard_artifacts
-  from components import artifacts
-  from components import example_io
-  from components.example_gen import executor
+  from cdnrec.components import local
+  from cdnrec.core import example_io
   source = _ml100k(tmp_path)
-  examples = standard_artifacts.Examples()
-  examples.uri = str(tmp_path / "examples")
-  catalog = artifacts.ItemCatalog()
-  catalog.uri = str(tmp_path / "catalog")
-  os.makedirs(catalog.uri)
-  executor.Executor().Do({}, {"examples": [examples],
-                              "item_catalog": [catalog]},
-                         {"data_dir": source, "seed": 0,
-                          "data_format": "movielens-100k"})
+  examples, catalog = local.run_example_gen(
+      local.DataArtifacts(str(tmp_path / "out")), source,
+      data_format="movielens-100k")
   counts = {s: sum(1 for _ in tf.data.TFRecordDataset(
       glob.glob(example_io.split_pattern(examples.uri, s)),
       compression_type="GZIP")) for s in example_io.SPLITS}

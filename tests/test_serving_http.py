@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import example_io
-from components.pusher import versions
-from serving import client
-from serving import model as serving_model
-from serving import server as server_lib
+from cdnrec.components.pusher import versions
+from cdnrec.core import example_io
+from cdnrec.serving import client
+from cdnrec.serving import model as serving_model
+from cdnrec.serving import server as server_lib
 
-K = 20  # the `trained` fixture's top_k (conftest.py)
+K = 20  # the `trained` fixture's serving_k (conftest.py)
 NAME = "cdnrec"
 
 

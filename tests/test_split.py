@@ -1,6 +1,6 @@
-"""The leave-one-out rules of PROTOCOL.md on hand-made histories."""
+"""The leave-one-out rules of docs/protocol.md on hand-made histories."""
 
-from components.example_gen import split
+from cdnrec.core import split
 
 
 def _splits(history, has_timestamp=True, seed=0):

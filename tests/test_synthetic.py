@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data import synthetic
 
 SMALL = synthetic.SyntheticConfig(n_users=300, n_items=150,

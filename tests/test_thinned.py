@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cdnrec import features as F
-from models import config as config_lib
-from models import loss as loss_lib
-from models import registry
-from models import sampling
+from cdnrec.core import features as F
+from cdnrec.models import config as config_lib
+from cdnrec.models import registry
+from cdnrec.models.modules import loss as loss_lib
+from cdnrec.models.modules import sampling
 
 
 def test_keep_probability_reproduces_the_rebalanced_counts():

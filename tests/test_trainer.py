@@ -12,11 +12,14 @@ import pytest
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import example_io
-from models import export
-from models import trainer
+from cdnrec.core import example_io
+from cdnrec.core import model_layout
+from cdnrec.models import trainer
 
-K = 20  # the `trained` fixture's top_k (conftest.py)
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "programs")
+
+K = 20  # the `trained` fixture's serving_k (conftest.py)
 
 
 def test_training_lowers_the_loss(trained):
@@ -31,31 +34,25 @@ def test_training_lowers_the_loss(trained):
 
 
 def test_unknown_training_setting_is_refused(trained):
-  with pytest.raises(ValueError, match=r"unknown training settings \['epoch'\]"):
+  with pytest.raises(ValueError, match=r"unknown training setting epoch; "
+                     r"known: .*epochs"):
+    trainer.run_fn(trainer.CdnFnArgs(
+        train_files=trained.train_files, eval_files=trained.eval_files,
+        serving_model_dir="/unused", model_run_dir="/unused",
+        custom_config={**trained.custom_config, "epoch": 3},
+        item_catalog_uri=trained.item_catalog_uri,
+        item_stats_uri=trained.item_stats_uri))
+
+
+def test_run_fn_refuses_plain_fn_args(trained):
+  with pytest.raises(ValueError, match="run it with CdnTrainer"):
     trainer.run_fn(FnArgs(
         train_files=trained.train_files, eval_files=trained.eval_files,
         serving_model_dir="/unused", model_run_dir="/unused",
-        custom_config={**trained.custom_config, "epoch": 3}))
+        custom_config=trained.custom_config))
 
 
-_FRESH_PROCESS = r"""
-import json, sys
-import tensorflow as tf
-from serving import model as serving_model
-model = serving_model.RetrievalModel(sys.argv[1])
-requests = json.loads(sys.argv[2])
-examples = [bytes.fromhex(h) for h in json.loads(sys.argv[3])]
-by_features = model.query(requests)
-by_examples = model.query_examples(examples)
-embed = model._loaded.signatures["embed_users"]
-specs = model.feature_specs
-embeddings = embed(**{n: tf.constant(requests[n], s.dtype)
-                      for n, s in specs.items()})["embeddings"].numpy()
-strangers = model.query({"user_id": ["nobody", ""],
-                         "user_age": ["never-seen", ""]})
-print(json.dumps({"by_features": by_features, "by_examples": by_examples,
-                  "embeddings": embeddings.tolist(), "strangers": strangers}))
-"""
+_FRESH_PROCESS = os.path.join(PROGRAMS, "query_pushed_model.py")
 
 
 def _test_users(examples_uri, n=8):
@@ -77,14 +74,14 @@ def test_saved_model_round_trip_in_a_fresh_process(trained, tiny_artifacts):
   requests, serialized = _test_users(tiny_artifacts["examples"].uri)
   project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   result = subprocess.run(
-      [sys.executable, "-c", _FRESH_PROCESS, trained.serving_model_dir,
+      [sys.executable, _FRESH_PROCESS, trained.serving_model_dir,
        json.dumps(requests), json.dumps([s.hex() for s in serialized])],
       capture_output=True, text=True, cwd=project_root, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   out = json.loads(result.stdout.strip().splitlines()[-1])
 
-  ids, vectors = export.read_item_embeddings(
-      export.embeddings_dir(trained.serving_model_dir))
+  ids, vectors = model_layout.read_item_embeddings(
+      model_layout.embeddings_dir(trained.serving_model_dir))
   scores = np.asarray(out["embeddings"]) @ vectors.T
   for row, answer in zip(scores, out["by_features"]):
     assert len(answer) == K
@@ -109,52 +106,45 @@ def _ops(saved_model_dir):
           {n.op for fn in graph.library.function for n in fn.node_def})
 
 
-_STOCK_TF_ONLY = r"""
-import json, sys
-import cdnrec  # sets TF_USE_LEGACY_KERAS; does not load the ScaNN ops
-import tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-out = loaded.signatures["serve_features"](
-    **{n: tf.constant(v) for n, v in json.loads(sys.argv[2]).items()})
-print(json.dumps(out["item_ids"].numpy().astype(str).tolist()))
-"""
+_STOCK_TF_ONLY = os.path.join(PROGRAMS, "stock_tf_query.py")
 
 
 def test_brute_force_twin_needs_only_stock_ops(trained, tiny_artifacts):
-  brute_force = export.brute_force_dir(trained.serving_model_dir)
+  brute_force = model_layout.brute_force_dir(trained.serving_model_dir)
   assert not any(op.startswith("Scann") for op in _ops(brute_force))
   assert any(op.startswith("Scann") for op in _ops(trained.serving_model_dir))
   requests, _ = _test_users(tiny_artifacts["examples"].uri, n=4)
   project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   result = subprocess.run(
-      [sys.executable, "-c", _STOCK_TF_ONLY, brute_force,
+      [sys.executable, _STOCK_TF_ONLY, brute_force,
        json.dumps(requests)],
       capture_output=True, text=True, cwd=project_root, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "scann" not in result.stderr.lower()
   exact = json.loads(result.stdout.strip().splitlines()[-1])
   # The ScaNN twin searches every leaf here, so both give the same items.
-  from serving import model as serving_model
+  from cdnrec.serving import model as serving_model
   scann = serving_model.RetrievalModel(trained.serving_model_dir).query(
       requests)
   assert [set(row) for row in exact] == [set(i for i, _ in r) for r in scann]
 
 
+@pytest.mark.slow
 def test_warm_start_begins_where_the_last_model_ended(trained, caplog):
-  from models import config as config_lib
-  from models import training
-  from models import warm_start
+  from cdnrec.models import config as config_lib
+  from cdnrec.models import training
+  from cdnrec.models import warm_start
   with open(os.path.join(trained.model_run_dir, "training.json")) as f:
     cold = json.load(f)["history"]["val_loss"]
   data = training.TrainingInputs(
       train_files=trained.train_files, eval_files=trained.eval_files,
-      item_catalog_uri=trained.custom_config[trainer.ITEM_CATALOG_URI],
-      item_stats_uri=trained.custom_config[trainer.ITEM_STATS_URI])
+      item_catalog_uri=trained.item_catalog_uri,
+      item_stats_uri=trained.item_stats_uri)
   config = config_lib.TrainConfig.from_dict(
-      {"epochs": 1, "batch_size": 128, "top_k": K})
+      {"epochs": 1, "batch_size": 128, "serving_k": K})
   with caplog.at_level("INFO", logger="cdnrec.trainer"):
     warm = training.fit(data, config, verbose=0, warm_start_from=(
-        warm_start.checkpoint_dir(trained.serving_model_dir)))
+        model_layout.checkpoint_dir(trained.serving_model_dir)))
   assert re.search(r"warm start from .*: \d+ weights copied, 0 embedding "
                    r"tables remapped by token, 0 left as initialized",
                    caplog.text)
@@ -164,7 +154,7 @@ def test_warm_start_begins_where_the_last_model_ended(trained, caplog):
 
 
 def test_warm_start_remaps_embedding_rows_by_token():
-  from models import warm_start
+  from cdnrec.models import warm_start
   old = np.array([[0.0], [1.0], [2.0], [3.0]])   # OOV, a, b, c
   fresh = np.full((4, 1), -1.0)                  # OOV, b, c, d
   remapped = warm_start._remap_rows(old, fresh, ["a", "b", "c"],  # pylint: disable=protected-access

@@ -5,9 +5,9 @@ import collections
 import dataclasses
 from typing import Dict
 
+from cdnrec.core import item_stats as item_stats
+from cdnrec.core import split as loo
 from cdnrec.data.readers import base
-from components.example_gen import split as loo
-from components.item_stats import stats as item_stats
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
+from cdnrec.core.errors import ConfigError
 
 GENRES = ("action", "adventure", "animation", "children", "comedy", "crime",
           "documentary", "drama", "fantasy", "noir", "horror", "musical",
@@ -64,19 +65,19 @@ class SyntheticConfig:
 
   def validate(self) -> None:
     if self.n_users < 3 or self.n_items < 2:
-      raise ValueError(f"need at least 3 users and 2 items, got "
+      raise ConfigError(f"need at least 3 users and 2 items, got "
                        f"n_users={self.n_users}, n_items={self.n_items}")
     if self.imbalance_factor < 1:
-      raise ValueError(f"imbalance_factor must be >= 1, got "
+      raise ConfigError(f"imbalance_factor must be >= 1, got "
                        f"{self.imbalance_factor}")
     if self.n_interactions < self.min_user_interactions * self.n_users:
-      raise ValueError(
+      raise ConfigError(
           f"n_interactions={self.n_interactions} is too few for "
           f"{self.n_users} users with at least {self.min_user_interactions} "
           f"interactions each; need >= "
           f"{self.min_user_interactions * self.n_users}")
     if self.imbalance_factor > self.n_users:
-      raise ValueError(
+      raise ConfigError(
           f"imbalance_factor={self.imbalance_factor:g} needs at least that "
           f"many users (the top item is chosen by {self.imbalance_factor:g} "
           f"users when the rarest is chosen by one), got n_users="
@@ -96,7 +97,7 @@ def _zipf_counts(n_items: int, total: int, imbalance: float) -> np.ndarray:
   low, high = 0.0, 1e7
   smallest, largest = counts_for(low).sum(), counts_for(high).sum()
   if not smallest <= total <= largest:
-    raise ValueError(
+    raise ConfigError(
         f"n_interactions={total} is not reachable with n_items={n_items} and "
         f"imbalance_factor={imbalance:g}: choose between {int(smallest)} and "
         f"{int(largest)}")

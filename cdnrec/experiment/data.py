@@ -1,8 +1,9 @@
 """Runs the pipeline's data components once per dataset for experiments.
 
 The same executors as the TFX pipeline (LeaveOneOutExampleGen, ItemStatsGen)
-write their artifacts under `<out>/artifacts/`; a marker written last says
-they are complete, so an interrupted preparation is redone, never reused.
+write their artifacts under `<out>/artifacts/` (components/local.py); a
+marker written last says they are complete, so an interrupted preparation is
+redone, never reused.
 """
 
 import dataclasses
@@ -11,25 +12,17 @@ import os
 import shutil
 from typing import Dict, Optional
 
-from tfx.types import standard_artifacts
-
-from components import artifacts
-from components import example_io
-from components.example_gen import component as example_gen_component
-from components.example_gen import executor as example_gen
-from components.item_stats import executor as item_stats
-from models import training
+from cdnrec.components import local
+from cdnrec.components.example_gen import component as example_gen_component
+from cdnrec.core import example_io
+from cdnrec.models import training
 
 _MARKER = "COMPLETE.json"
-_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
 @dataclasses.dataclass(frozen=True)
-class PreparedData:
-  root: str
-
-  def uri(self, name: str) -> str:
-    return os.path.join(self.root, name)
+class PreparedData(local.DataArtifacts):
+  """The data components' outputs, as training reads them."""
 
   @property
   def examples_uri(self) -> str:
@@ -46,13 +39,6 @@ class PreparedData:
         item_catalog_uri=self.uri("item_catalog"),
         item_stats_uri=self.item_stats_uri,
         rebalanced_uri=self.uri("rebalanced_examples"))
-
-
-def _artifact(cls, uri):
-  a = cls()
-  a.uri = uri
-  os.makedirs(uri, exist_ok=True)
-  return a
 
 
 def prepare(data_dir: str, out_dir: str, head_fraction: float,
@@ -72,23 +58,10 @@ def prepare(data_dir: str, out_dir: str, head_fraction: float,
       if json.load(f) == key:
         return PreparedData(root)
   shutil.rmtree(root, ignore_errors=True)
-  prepared = PreparedData(root)
-  examples = _artifact(standard_artifacts.Examples, prepared.examples_uri)
-  catalog = _artifact(artifacts.ItemCatalog, prepared.uri("item_catalog"))
-  stats = _artifact(artifacts.ItemStats, prepared.item_stats_uri)
-  rebalanced = _artifact(standard_artifacts.Examples,
-                         prepared.uri("rebalanced_examples"))
-  context = example_gen.Executor.Context(beam_pipeline_args=_BEAM_ARGS)
-  example_gen.Executor(context).Do(
-      {}, {"examples": [examples], "item_catalog": [catalog]},
-      {example_gen.DATA_DIR: data_dir, example_gen.SEED: seed,
-       example_gen.DATA_FORMAT: data_format,
-       example_gen.MAX_BAD_ROWS: max_bad_rows,
-       example_gen.READER_CONFIG: json.dumps(reader_config or {})})
-  item_stats.Executor(context).Do(
-      {"examples": [examples], "item_catalog": [catalog]},
-      {"item_stats": [stats], "rebalanced_examples": [rebalanced]},
-      {item_stats.HEAD_FRACTION: head_fraction, item_stats.SEED: seed})
+  local.run_data_components(root, data_dir, head_fraction, seed=seed,
+                            data_format=data_format,
+                            max_bad_rows=max_bad_rows,
+                            reader_config=reader_config)
   with open(marker, "w") as f:
     json.dump(key, f)
-  return prepared
+  return PreparedData(root)

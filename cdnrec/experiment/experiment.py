@@ -19,26 +19,10 @@ from cdnrec.experiment import methods as methods_lib
 from cdnrec.experiment import plots
 from cdnrec.experiment import report
 from cdnrec.experiment import run as run_lib
-from models import config as config_lib
+from cdnrec.experiment.config import ExperimentConfig
+from cdnrec.models import config as config_lib
 
 _log = logging.getLogger("cdnrec.experiment")
-
-
-@dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-  data_dir: str
-  out_dir: str
-  methods: Sequence[str]
-  seeds: Sequence[int]
-  epochs: int = 40
-  k: int = 50
-  head_fraction: float = 0.2
-  tune: bool = True
-  gammas: Sequence[float] = ()
-  data_format: str = "recbole"
-  max_bad_rows: int = 0
-  reader_config: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _write_json(path: str, value) -> None:
@@ -51,15 +35,14 @@ def _write_json(path: str, value) -> None:
 def code_version() -> str:
   """Hash of the code a run's result depends on, so edited models never
   reuse stale results."""
-  root = os.path.dirname(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
+  package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   h = hashlib.sha256()
-  for folder in ("models", "components", "cdnrec"):
-    for dirpath, _, files in sorted(os.walk(os.path.join(root, folder))):
-      for name in sorted(files):
-        if name.endswith(".py"):
-          with open(os.path.join(dirpath, name), "rb") as f:
-            h.update(name.encode() + f.read())
+  for dirpath, dirnames, files in os.walk(package):
+    dirnames.sort()  # walk in a fixed order
+    for name in sorted(files):
+      if name.endswith(".py"):
+        with open(os.path.join(dirpath, name), "rb") as f:
+          h.update(name.encode() + f.read())
   return h.hexdigest()[:16]
 
 
@@ -129,7 +112,7 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
                               data_format=config.data_format,
                               max_bad_rows=config.max_bad_rows,
                               reader_config=config.reader_config)
-  cache = _RunCache(config.out_dir, prepared, config.k)
+  cache = _RunCache(config.out_dir, prepared, config.eval_k)
   results: Dict[str, Any] = {}
   gate_summaries = []
   chosen_by_method = {}
@@ -147,14 +130,14 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
       _log.info("%s seed %d", method, seed)
       runs.append(cache.get(config_lib.TrainConfig.from_dict(
           {**chosen, "seed": seed}), ["eval", "test"]))
-    results[method] = report.aggregate(runs, config.k)
+    results[method] = report.aggregate(runs, config.eval_k)
     results[method]["hyperparameters"] = chosen
     results[method]["tuning"] = {"criterion": "validation overall NDCG@K",
                                  "trials": trials}
     if runs[0].gates:
       gate_summaries += [r.gates for r in runs]
   results["_protocol"] = {
-      "k": config.k, "seeds": list(config.seeds),
+      "k": config.eval_k, "seeds": list(config.seeds),
       "head_fraction": config.head_fraction,
       "excluded": "each user's own train and validation items",
       "data_dir": os.path.abspath(config.data_dir)}
@@ -167,7 +150,7 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
   if config.gammas:
     results["_gamma"] = _gamma_sweep(config, cache, chosen_by_method)
     plots.gamma(config.gammas, results["_gamma"]["ndcg"],
-                os.path.join(config.out_dir, "gamma.png"), config.k)
+                os.path.join(config.out_dir, "gamma.png"), config.eval_k)
   _write_json(os.path.join(config.out_dir, "results.json"), results)
   return results
 

@@ -8,11 +8,12 @@ half for two-stage ones.
 import dataclasses
 from typing import Any, Dict, List
 
-from models import registry
+from cdnrec.core.errors import ConfigError
+from cdnrec.models import config as config_lib
 
 # name -> fixed settings on top of the shared backbone.
 METHODS: Dict[str, Dict[str, Any]] = {
-    name: {"model": name} for name in registry.MODELS}
+    name: {"model": name} for name in config_lib.MODELS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,7 @@ METHOD_AXES = {
 
 def settings(method: str) -> Dict[str, Any]:
   if method not in METHODS:
-    raise ValueError(f"unknown method {method!r}; choose from "
+    raise ConfigError(f"unknown method {method!r}; choose from "
                      f"{sorted(METHODS)}")
   return dict(METHODS[method])
 

@@ -6,12 +6,13 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from cdnrec import features as F
-from components.evaluator import executor as evaluator
-from components.item_stats import executor as item_stats_executor
+from cdnrec.components.evaluator import executor as evaluator
+from cdnrec.core import features as F
+from cdnrec.core import item_stats
 from cdnrec.experiment import data as data_lib
-from models import config as config_lib
-from models import training
+from cdnrec.models import config as config_lib
+from cdnrec.models import training
+from cdnrec.models.modules import item_tower
 
 
 @dataclasses.dataclass
@@ -27,7 +28,7 @@ def gate_summary(trained: training.TrainedModel, item_ids: np.ndarray,
   """Mean total gate weight on memorization vs generalization experts, for
   head and tail items (the paper's Fig. 3); None without a gate."""
   item_model = trained.built.item_model
-  if not hasattr(item_model, "gate_weights"):
+  if not isinstance(item_model, item_tower.GatedItemTower):
     return None
   weights = item_model.gate_weights(
       {F.ITEM_ID: tf.constant(item_ids.astype(str))}).numpy()
@@ -47,7 +48,7 @@ def train_and_evaluate(prepared: data_lib.PreparedData,
   inputs = prepared.training_inputs()
   trained = training.fit(inputs, config, verbose=0)
   item_ids, item_vectors = trained.item_embeddings(inputs)
-  rows = item_stats_executor.load_item_rows(prepared.item_stats_uri)
+  rows = item_stats.load_item_rows(prepared.item_stats_uri)
   metrics = {split: evaluator.evaluate_embeddings(
       trained.embed_examples, item_ids, item_vectors, prepared.examples_uri,
       rows, k, split) for split in splits}

@@ -5,7 +5,8 @@ import dataclasses
 import json
 from typing import Dict, Optional, Tuple
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
+from cdnrec.core import item_stats
 from cdnrec.data.readers import base
 from cdnrec.data.readers.bookcrossing import BookCrossing
 from cdnrec.data.readers.movielens import MovieLens100K
@@ -21,8 +22,14 @@ DataFormatError = base.DataFormatError
 
 NAMES = ("movielens-100k", "movielens-1m", "movielens-csv", "bookcrossing",
          "recbole", "tfds", "table")
-# The paper's head fraction per dataset (0.2 MovieLens, 0.001 BookCrossing).
-HEAD_FRACTION = {"bookcrossing": 0.001}
+# The paper's head fraction where it differs from the protocol's default
+# (item_stats.HEAD_FRACTION): the paper splits BookCrossing at 0.1%.
+_PAPER_HEAD_FRACTION = {"bookcrossing": 0.001}
+
+
+def head_fraction(name: str) -> float:
+  """The share of items that are head for data read by reader `name`."""
+  return _PAPER_HEAD_FRACTION.get(name, item_stats.HEAD_FRACTION)
 
 
 def make(name: str, config: Optional[Dict] = None) -> base.Reader:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 
 DataFormatError = atomic.DataFormatError
 SHOWN_BAD_ROWS = 5

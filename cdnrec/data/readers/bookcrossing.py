@@ -14,7 +14,7 @@ accepts with `--max-bad-rows`.
 import csv
 import re
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data.readers import base
 
 _WORD = re.compile(r"[a-z0-9]+")

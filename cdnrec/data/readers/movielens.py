@@ -9,7 +9,7 @@ import csv
 import re
 from typing import List, Optional, Tuple
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data.readers import base
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's",

@@ -3,7 +3,7 @@
 rewritten with the canonical columns; every column of the item and user
 files is kept as a feature."""
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data.readers import base
 
 

@@ -19,7 +19,7 @@ import csv
 import os
 from typing import Dict, Iterator, Tuple
 
-from cdnrec.data import atomic
+from cdnrec.core import atomic
 from cdnrec.data.readers import base
 
 _TYPES = {"token": atomic.FieldType.TOKEN,

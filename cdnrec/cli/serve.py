@@ -1,0 +1,34 @@
+"""`cdnrec serve`: TF Serving's REST API over the versions the pipeline
+pushes, switching to each new version as it appears."""
+
+import argparse
+
+from cdnrec.serving import defaults
+
+
+def add_parser(sub, name: str) -> None:
+  parser = sub.add_parser(name, help="answer TF Serving REST queries from a "
+                          "pushed model folder")
+  parser.add_argument("--model-dir", required=True,
+                      help="TF Serving's model_base_path: numbered versions")
+  parser.add_argument("--model-name", default=None,
+                      help="name in the URLs (default: the folder's name)")
+  parser.add_argument("--host", default="127.0.0.1",
+                      help="address to bind; 0.0.0.0 exposes it to the "
+                           "network")
+  parser.add_argument("--port", type=int, default=defaults.PORT)
+  parser.add_argument("--poll-seconds", type=float,
+                      default=defaults.POLL_SECONDS,
+                      help="how often to look for a newer version")
+  parser.add_argument("--max-body-bytes", type=int,
+                      default=defaults.MAX_BODY_BYTES)
+  parser.add_argument("--max-batch", type=int, default=defaults.MAX_BATCH,
+                      help="most queries in one request")
+
+
+def main(args: argparse.Namespace) -> int:
+  from cdnrec.serving import server
+  server.serve(args.model_dir, args.model_name, args.host, args.port,
+               poll_seconds=args.poll_seconds,
+               max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
+  return 0

@@ -1,0 +1,78 @@
+"""Executor of VersionedPusher."""
+
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from cdnrec.components.pusher import versions
+from cdnrec.core import model_layout
+from cdnrec.core import uris
+
+SCANN_DIRECTORY = "scann_directory"
+BRUTE_FORCE_DIRECTORY = "brute_force_directory"
+KEEP_VERSIONS = "keep_versions"
+PUSH_FILE = "push.json"
+_log = logging.getLogger("cdnrec.pusher")
+
+
+class Executor(base_executor.BaseExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    model = artifact_utils.get_single_instance(input_dict["model"])
+    blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
+    pushed = artifact_utils.get_single_instance(output_dict["pushed_model"])
+    model_path = uris.local_path(model.uri)
+    pushed_path = uris.local_path(pushed.uri)
+    keep = int(exec_properties[KEEP_VERSIONS])
+    targets = {model_layout.SCANN_FORMAT:
+               uris.local_path(exec_properties[SCANN_DIRECTORY])}
+    if exec_properties.get(BRUTE_FORCE_DIRECTORY):
+      targets[model_layout.BRUTE_FORCE_FORMAT] = uris.local_path(
+          exec_properties[BRUTE_FORCE_DIRECTORY])
+    record: Dict[str, Any] = {"model": model.uri}
+    if not blessing.get_int_custom_property("blessed"):
+      reasons = blessing.get_string_custom_property("reasons")
+      _log.warning("NOT pushed: the model is not blessed (%s)", reasons)
+      record.update(pushed=False, reason=reasons)
+      pushed.set_int_custom_property("pushed", 0)
+    elif _already_pushed(model.uri, list(targets.values())):
+      # A rerun with the Trainer cached blesses the same model again; a
+      # second copy would only be a new version number for the same model.
+      version = versions.versions(targets[model_layout.SCANN_FORMAT])[-1]
+      _log.info("model already pushed as version %d; nothing to do", version)
+      record.update(pushed=True, version=version, destinations=[
+          os.path.join(base, str(version)) for base in targets.values()])
+      pushed.set_int_custom_property("pushed", 1)
+      pushed.set_int_custom_property("pushed_version", version)
+    else:
+      version = versions.next_version(list(targets.values()))
+      destinations = []
+      for variant, base in targets.items():
+        final = versions.publish(os.path.join(model_path, variant), base,
+                                 version, origin_uri=model.uri)
+        removed = versions.prune(base, keep, protect=version)
+        destinations.append(final)
+        _log.info("pushed %s as %s%s", variant, final,
+                  f" (removed old versions {removed})" if removed else "")
+      record.update(pushed=True, version=version, destinations=destinations)
+      pushed.set_int_custom_property("pushed", 1)
+      pushed.set_int_custom_property("pushed_version", version)
+      pushed.set_string_custom_property("pushed_destination", destinations[0])
+    os.makedirs(pushed_path, exist_ok=True)
+    with open(os.path.join(pushed_path, PUSH_FILE), "w") as f:
+      json.dump(record, f, indent=2)
+
+
+def _already_pushed(model_uri: str, bases) -> bool:
+  """Whether the newest version of every folder came from model_uri."""
+  newest = [versions.versions(base) for base in bases]
+  return all(newest) and all(
+      versions.origin(os.path.join(base, str(v[-1]))) == model_uri
+      for base, v in zip(bases, newest))

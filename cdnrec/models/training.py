@@ -1,0 +1,176 @@
+"""Training a retrieval model from the pipeline's artifacts, outside of any
+TFX plumbing: used by the Trainer's run_fn and by `cdnrec experiment`."""
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from cdnrec.core import artifacts
+from cdnrec.core import example_io
+from cdnrec.core import features as F
+from cdnrec.core import item_stats
+from cdnrec.models import cdn as cdn_model
+from cdnrec.models import config as config_lib
+from cdnrec.models import distribute
+from cdnrec.models import export
+from cdnrec.models import inputs
+from cdnrec.models import registry
+from cdnrec.models import warm_start
+from cdnrec.models.modules import sampling
+
+_log = logging.getLogger("cdnrec.trainer")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingInputs:
+  """Where the data of one training run lives."""
+  train_files: Sequence[str]
+  eval_files: Sequence[str]
+  item_catalog_uri: str
+  item_stats_uri: str
+  rebalanced_uri: Optional[str] = None
+
+  @property
+  def catalog_files(self) -> List[str]:
+    return [os.path.join(self.item_catalog_uri, artifacts.CATALOG_FILE)]
+
+
+@dataclasses.dataclass
+class TrainedModel:
+  built: registry.BuiltModel
+  config: config_lib.TrainConfig
+  feature_config: F.FeatureConfig
+  numeric_means: Dict[str, float]
+  history: Dict[str, List[float]]
+  epoch_seconds: List[float]
+  vocabularies: inputs.Vocabularies
+
+  def user_spec(self):
+    return inputs.parse_spec(self.feature_config.user_features,
+                             self.numeric_means, with_ids=[F.USER_ID])
+
+  def item_embeddings(self, data: TrainingInputs):
+    return export.item_embeddings(self.built.item_model, data.catalog_files,
+                                  self.feature_config, self.numeric_means)
+
+  def embed_examples(self, serialized: Sequence[bytes]) -> np.ndarray:
+    features = tf.io.parse_example(tf.constant(list(serialized)),
+                                   self.user_spec())
+    return self.built.served_user_model(features, training=False).numpy()
+
+
+class _EpochTimer(tf.keras.callbacks.Callback):
+
+  def __init__(self):
+    super().__init__()
+    self.seconds: List[float] = []
+    self._start = 0.0
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._start = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.seconds.append(time.perf_counter() - self._start)
+
+
+def fit(data: TrainingInputs, config: config_lib.TrainConfig,
+        verbose: int = 2, warm_start_from: Optional[str] = None
+        ) -> TrainedModel:
+  """Builds the model config.model names and trains it.
+
+  warm_start_from: a Format-Checkpoint folder of an earlier run (see
+  warm_start.py); training starts from its weights.
+  """
+  tf.keras.utils.set_random_seed(config.seed)
+  with open(os.path.join(data.item_catalog_uri, artifacts.FEATURES_FILE)) as f:
+    feature_config = F.FeatureConfig.from_json(f.read())
+  vocab = inputs.learn_vocabularies(data.train_files, data.catalog_files,
+                                    feature_config)
+  means = {name: mean for name, (mean, _) in vocab.numeric.items()}
+  summary = item_stats.load_summary(data.item_stats_uri)
+  item_rows = item_stats.load_item_rows(data.item_stats_uri)
+  frequencies = {r.item_id: r.frequency for r in item_rows}
+  _log.info("item stats: %d items (%d head, %d tail), imbalance factor "
+            "%.1f, |Ω_r| = %d", summary.n_items, summary.n_head,
+            summary.n_tail, summary.imbalance_factor, summary.rebalanced_size)
+
+  steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
+  # Only models that read Ω_r need its item frequencies (one pass over it).
+  rebalanced_frequencies = None
+  if data.rebalanced_uri and registry.reads_rebalanced(config):
+    rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
+  head_items = [r.item_id for r in item_rows if r.is_head]
+  strategy = distribute.strategy(config.distribution)
+  with strategy.scope():
+    built = registry.build(config, feature_config, vocab, frequencies,
+                           steps_per_epoch, rebalanced_frequencies, head_items,
+                           rebalance_cap=summary.rebalance_cap)
+    built.model.compile(
+        optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  _log.info("training %s for %d epochs of %d steps", config.model,
+            config.epochs, steps_per_epoch)
+
+  spec = inputs.parse_spec(
+      feature_config.user_features + feature_config.item_features, means,
+      with_ids=[F.USER_ID, F.ITEM_ID])
+  train = inputs.examples_dataset(data.train_files, spec, config.batch_size,
+                                  shuffle=True, seed=config.seed, repeat=True,
+                                  cache=config.cache_examples)
+  rebalanced = None
+  if built.needs_rebalanced:
+    if not data.rebalanced_uri:
+      raise ValueError(f"{config.model} needs the re-balanced examples Ω_r")
+    rebalanced = inputs.examples_dataset(
+        [example_io.split_pattern(data.rebalanced_uri, "train")], spec,
+        config.batch_size, shuffle=True, seed=config.seed + 1, repeat=True,
+        cache=config.cache_examples)
+  evaluation = inputs.examples_dataset(data.eval_files, spec,
+                                       config.batch_size)
+  timer = _EpochTimer()
+  if built.two_stage:
+    # NDP: half the epochs on Ω_m, the rest on Ω_r, whose candidates are
+    # sampled by their Ω_r frequency.
+    first = config.epochs // 2
+    stages = [(train, first, None),
+              (rebalanced, config.epochs - first,
+               sampling.ItemProbability(rebalanced_frequencies)
+               if config.sampling_correction else None)]
+  elif built.needs_rebalanced:
+    stages = [(tf.data.Dataset.zip((train, rebalanced)).map(
+        lambda m, r: {cdn_model.MAIN: m, cdn_model.REGULARIZER: r}),
+               config.epochs, None)]
+  else:
+    stages = [(train, config.epochs, None)]
+  if warm_start_from:
+    with strategy.scope():  # weights exist only after a first call
+      # training=True: a thinned CDN builds its regularizer head only there.
+      built.model.compute_loss(next(iter(stages[0][0])), training=True)
+    warm_start.restore(built.model, vocab, warm_start_from)
+  history: Dict[str, List[float]] = {}
+  done = 0
+  for dataset, epochs, probability in stages:
+    if probability is not None:
+      built.model.use_item_probability(probability)
+    result = built.model.fit(dataset, validation_data=evaluation,
+                             initial_epoch=done, epochs=done + epochs,
+                             steps_per_epoch=steps_per_epoch,
+                             verbose=verbose, callbacks=[timer])
+    done += epochs
+    for key, values in result.history.items():
+      history.setdefault(key, []).extend(float(v) for v in values)
+  return TrainedModel(built, config, feature_config, means, history,
+                      timer.seconds, vocab)
+
+
+def _rebalanced_frequencies(rebalanced_uri: str) -> Dict[str, int]:
+  counts: Dict[str, int] = {}
+  files = tf.io.gfile.glob(example_io.split_pattern(rebalanced_uri, "train"))
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    item, _, _ = example_io.read_id_and_index(record.numpy())
+    counts[item] = counts.get(item, 0) + 1
+  return counts

@@ -1,0 +1,128 @@
+"""The CDN retrieval pipeline as one pure function.
+
+ExampleGen (leave-one-out) -> StatisticsGen -> SchemaGen -> ExampleValidator
+                           -> AnomaliesCheck (fails the run on anomalies)
+                           -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
+                           -> CdnTrainer -> RetrievalEvaluator -> VersionedPusher
+A resolver finds the model last blessed: the evaluator compares against it
+(or, before there is one, against an optional baseline Trainer of the same
+run), and with warm_start the Trainer starts from its weights.
+No paths or orchestrator are hard-coded: runners pass them in.
+"""
+
+from typing import List, Optional
+
+from tfx import v1 as tfx
+from ml_metadata.proto import metadata_store_pb2
+
+from cdnrec.components.anomalies import AnomaliesCheck
+from cdnrec.components.evaluator import RetrievalEvaluator
+from cdnrec.components.example_gen import LeaveOneOutExampleGen
+from cdnrec.components.item_stats import ItemStatsGen
+from cdnrec.components.pusher import VersionedPusher
+from cdnrec.components.trainer import CdnTrainer
+from cdnrec.pipeline import configs
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    config: configs.PipelineConfig,
+    serving_model_dir: str,
+    brute_force_model_dir: Optional[str] = None,
+    run_fn: str = configs.RUN_FN,
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_connection_config: Optional[
+        metadata_store_pb2.ConnectionConfig] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds the pipeline.
+
+  Args:
+    pipeline_name: name in ML Metadata.
+    pipeline_root: where artifacts are written.
+    config: what the run reads, trains, judges and keeps; validated here.
+    serving_model_dir: the Pusher writes `<serving_model_dir>/<version>/`.
+    brute_force_model_dir: where the brute-force variant (stock TF ops) is
+      pushed, `<dir>/<version>/`; None pushes only the ScaNN one.
+    run_fn: dotted path of the Trainer's run_fn.
+    beam_pipeline_args: passed to every Beam-based component.
+    metadata_connection_config: ML Metadata store; None lets the runner
+      decide (Kubeflow/Vertex provide their own).
+    enable_cache: reuse outputs of unchanged components.
+
+  Raises:
+    ConfigError: a setting of `config` is unknown or out of range.
+  """
+  config.validate()
+  data = config.data
+  example_gen = LeaveOneOutExampleGen(
+      data_dir=data.data_dir, seed=data.seed, data_format=data.data_format,
+      max_bad_rows=data.max_bad_rows, reader_config=dict(data.reader_config),
+      features={side: list(columns)
+                for side, columns in (data.features or {}).items()})
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs["examples"])
+  if data.schema_path:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=data.schema_path)
+  else:
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"],
+        infer_feature_shape=False)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs["statistics"],
+      schema=schema_gen.outputs["schema"])
+  anomalies_check = AnomaliesCheck(
+      anomalies=example_validator.outputs["anomalies"])
+  item_stats = ItemStatsGen(
+      examples=example_gen.outputs["examples"],
+      item_catalog=example_gen.outputs["item_catalog"],
+      head_fraction=data.resolved_head_fraction, seed=data.seed)
+  last_blessed = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id("last_blessed_model")
+
+  def make_trainer(train_config, component_id=None):
+    trainer = CdnTrainer(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        item_catalog=example_gen.outputs["item_catalog"],
+        item_stats=item_stats.outputs["item_stats"],
+        rebalanced_examples=item_stats.outputs["rebalanced_examples"],
+        base_model=(last_blessed.outputs["model"]
+                    if config.warm_start and not component_id else None),
+        run_fn=run_fn,
+        custom_config=train_config.to_dict())
+    # No model is trained on data that breaks the schema.
+    trainer.add_upstream_node(anomalies_check)
+    return trainer.with_id(component_id) if component_id else trainer
+
+  trainer = make_trainer(config.train)
+  baseline = (make_trainer(config.baseline, "BaselineTrainer")
+              if config.baseline is not None else None)
+  evaluator = RetrievalEvaluator(
+      examples=example_gen.outputs["examples"],
+      model=trainer.outputs["model"],
+      item_stats=item_stats.outputs["item_stats"], k=config.eval_k,
+      thresholds=config.thresholds,
+      last_blessed_model=last_blessed.outputs["model"],
+      baseline_model=baseline.outputs["model"] if baseline else None)
+  pusher = VersionedPusher(
+      model=trainer.outputs["model"],
+      model_blessing=evaluator.outputs["blessing"],
+      scann_directory=serving_model_dir,
+      brute_force_directory=brute_force_model_dir,
+      keep_versions=config.keep_versions)
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen, example_validator,
+                  anomalies_check, item_stats, last_blessed, trainer] +
+      ([baseline] if baseline else []) + [evaluator, pusher],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args)

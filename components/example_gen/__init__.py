@@ -1,5 +1,0 @@
-"""Leave-one-out ExampleGen over RecBole atomic files."""
-
-from components.example_gen.component import LeaveOneOutExampleGen
-
-__all__ = ["LeaveOneOutExampleGen"]

@@ -1,5 +1,0 @@
-"""Item frequencies, head/tail split, imbalance factor and Ω_r, with Beam."""
-
-from components.item_stats.component import ItemStatsGen
-
-__all__ = ["ItemStatsGen"]
