@@ -1,6 +1,11 @@
 # The set-up commands README.md promises. All are idempotent.
 .PHONY: demo test test-fast venv
 
+# Tests run in one worker process per core (at most four); each test file
+# stays in one worker, files start in collection order (tests/conftest.py).
+PYTEST = .venv/bin/python -m pytest -q -n auto --maxprocesses=4 \
+	--dist loadfile --no-loadscope-reorder
+
 venv:
 	@scripts/bootstrap.sh
 
@@ -10,9 +15,9 @@ demo: venv
 
 # Install everything and run the whole test suite (CI runs this).
 test: venv
-	.venv/bin/python -m pytest -q tests
+	$(PYTEST) tests
 
 # The fast tier: every module's logic, no long training, no whole-pipeline
 # runs (tests marked slow are left out).
 test-fast: venv
-	.venv/bin/python -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests

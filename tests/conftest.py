@@ -81,3 +81,23 @@ def trained(tiny_artifacts, tmp_path_factory):
       rebalanced_examples_uri=tiny_artifacts["rebalanced_examples"].uri)
   trainer.run_fn(fn_args)
   return fn_args
+
+
+
+
+# Under `make test` the files are spread over worker processes (pytest-xdist,
+# --dist loadfile --no-loadscope-reorder): each file runs in one worker, so
+# its module fixtures are built once, and files start in collection order.
+# The longest (a module fixture that runs the whole pipeline, an experiment,
+# trainings in subprocesses) are collected first, so the workers finish
+# together.
+_LONGEST_FIRST = ("test_pipeline_e2e.py", "test_experiment.py",
+                  "test_distribute.py", "test_methods.py", "test_cdn.py")
+
+
+def pytest_collection_modifyitems(items):
+  def rank(item):
+    name = os.path.basename(str(item.fspath))
+    return (_LONGEST_FIRST.index(name) if name in _LONGEST_FIRST
+            else len(_LONGEST_FIRST))
+  items.sort(key=rank)  # stable: the order within each file is kept

@@ -126,6 +126,7 @@ def test_bad_header_is_refused_before_any_work(tmp_path):
     _run(tmp_path, data)
 
 
+@pytest.mark.slow
 def test_feature_selection_overrides_the_default(tmp_path):
   examples, catalog = _run(tmp_path, _write(str(tmp_path / "data")))
   with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:

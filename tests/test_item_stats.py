@@ -65,8 +65,14 @@ def _run(tmp_path, head_fraction=0.34, seed=0):
   return stats, rebalanced, omega_r
 
 
-def test_frequencies_head_tail_and_imbalance(tmp_path):
-  stats, rebalanced, _ = _run(tmp_path)
+@pytest.fixture(scope="module")
+def seed_0(tmp_path_factory):
+  """One run at seed 0, shared by the tests that read it."""
+  return _run(tmp_path_factory.mktemp("seed_0"))
+
+
+def test_frequencies_head_tail_and_imbalance(seed_0):
+  stats, rebalanced, _ = seed_0
   rows = item_stats_lib.load_item_rows(stats.uri)
   assert [(r.item_id, r.frequency) for r in rows] == list(FREQUENCIES.items())
   # 6 items * 0.34 = 2.04 -> 2 head items: a (6), then b and c tie at 3 and
@@ -87,8 +93,8 @@ def test_frequencies_head_tail_and_imbalance(tmp_path):
   assert rebalanced.split_names == '["train"]'
 
 
-def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(tmp_path):
-  stats, _, omega_r = _run(tmp_path)
+def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(seed_0):
+  stats, _, omega_r = seed_0
   counts = {item: sum(1 for i, _ in omega_r if i == item) for item in "abcde"}
   # The most popular tail item, c, has 3: a is cut from 6 to 3, b already
   # has 3, tail items keep all.
@@ -101,6 +107,7 @@ def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(tmp_path):
   assert sorted(u for i, u in omega_r if i == "a") == sorted(expected)
 
 
+@pytest.mark.slow
 def test_omega_r_sample_depends_on_seed(tmp_path):
   a_users = []
   for seed in (0, 1, 2):

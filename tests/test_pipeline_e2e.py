@@ -2,9 +2,8 @@
 
 import os
 import re
-import subprocess
-import sys
 
+import cli_runner
 import pytest
 
 from cdnrec.pipeline import configs
@@ -22,16 +21,12 @@ TINY = ["--users", "200", "--items", "120", "--interactions", "1500",
 # what is tested is that they are applied.
 LENIENT = ["--max-regression", "0.5", "--min-tail-hr", "0",
            "--min-tail-ndcg", "0"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cdnrec(*args, expect=0):
-  result = subprocess.run(
-      [sys.executable, "-m", "cdnrec.cli", *args], cwd=ROOT,
-      capture_output=True, text=True, check=False)
-  assert result.returncode == expect, (result.stdout[-3000:] +
-                                       result.stderr[-5000:])
-  return result.stdout
+  code, stdout, stderr = cli_runner.run(*args)
+  assert code == expect, stdout[-3000:] + stderr[-5000:]
+  return stdout
 
 
 @pytest.fixture(scope="module")

@@ -213,6 +213,7 @@ def test_failed_conversion_leaves_nothing(tmp_path):
   assert not [p for p in os.listdir(tmp_path) if p.startswith(".staging")]
 
 
+@pytest.mark.slow
 def test_example_gen_reads_other_formats(tmp_path):
   """The pipeline's ExampleGen goes through the same readers."""
   import glob

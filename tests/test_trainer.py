@@ -70,6 +70,7 @@ def _test_users(examples_uri, n=8):
   return requests, serialized
 
 
+@pytest.mark.slow
 def test_saved_model_round_trip_in_a_fresh_process(trained, tiny_artifacts):
   requests, serialized = _test_users(tiny_artifacts["examples"].uri)
   project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +110,7 @@ def _ops(saved_model_dir):
 _STOCK_TF_ONLY = os.path.join(PROGRAMS, "stock_tf_query.py")
 
 
+@pytest.mark.slow
 def test_brute_force_twin_needs_only_stock_ops(trained, tiny_artifacts):
   brute_force = model_layout.brute_force_dir(trained.serving_model_dir)
   assert not any(op.startswith("Scann") for op in _ops(brute_force))

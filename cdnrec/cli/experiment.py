@@ -2,9 +2,11 @@
 protocol (docs/protocol.md), settings chosen on the validation split."""
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from typing import Iterator
 
 from cdnrec.cli import flags
 from cdnrec.core.errors import ConfigError
@@ -55,10 +57,10 @@ def main(args: argparse.Namespace) -> int:
       overrides=flags.settings(args.set))
   config.validate()
 
-  _log_to_stdout()
   from cdnrec.experiment import experiment
   from cdnrec.experiment import report
-  results = experiment.run(config)
+  with _log_to_stdout():
+    results = experiment.run(config)
   chosen = ("hyperparameters chosen on validation" if config.tune else
             "hyperparameters as given (no tuning)")
   print(f"\nTest metrics in % (mean ± standard error over seeds "
@@ -69,11 +71,19 @@ def main(args: argparse.Namespace) -> int:
   return 0
 
 
-def _log_to_stdout() -> None:
-  logging.basicConfig(level=logging.WARNING)
+@contextlib.contextmanager
+def _log_to_stdout() -> Iterator[None]:
+  """The harness's progress lines on stdout while the block runs."""
   logger = logging.getLogger("cdnrec")
-  logger.setLevel(logging.INFO)
+  saved = logger.level, logger.propagate
   handler = logging.StreamHandler(sys.stdout)
   handler.setFormatter(logging.Formatter("[cdnrec] %(message)s"))
+  logger.setLevel(logging.INFO)
   logger.addHandler(handler)
   logger.propagate = False
+  try:
+    yield
+  finally:
+    logger.removeHandler(handler)
+    logger.setLevel(saved[0])
+    logger.propagate = saved[1]

@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
     command += ["--feature", f"{feature}={value}"]
   print(f"[cdnrec] sample query in a fresh process (held-out test item: "
         f"{user.held_out_item}):")
-  print("  " + " ".join(command[1:]))
+  print("  " + " ".join(command[1:]), flush=True)  # before the child's lines
   return subprocess.call(command)
 
 

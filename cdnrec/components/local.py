@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+import apache_beam as beam
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact as artifact_lib
 from tfx.types import standard_artifacts
@@ -70,8 +71,12 @@ def _existing(cls, uri: str) -> artifact_lib.Artifact:
 
 
 def _context(beam_args: Sequence[str], tmp_dir: Optional[str]):
+  # The pipeline is made here rather than from beam_pipeline_args: given
+  # args, TFX's executor first repackages TFX as an sdist for remote workers
+  # (seconds per executor), which a run on this machine never ships.
   return base_beam_executor.BaseBeamExecutor.Context(
-      beam_pipeline_args=list(beam_args), tmp_dir=tmp_dir)
+      make_beam_pipeline_fn=lambda: beam.Pipeline(argv=list(beam_args)),
+      tmp_dir=tmp_dir)
 
 
 def run_example_gen(out: DataArtifacts, data_dir: str, seed: int = 0,

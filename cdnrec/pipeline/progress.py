@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 import time
-from typing import Dict, Iterator, TextIO
+from typing import Dict, Iterator, Optional, TextIO
 
 from absl import logging as absl_logging
 
@@ -59,7 +59,8 @@ class ComponentProgress(logging.Handler):
 
 
 @contextlib.contextmanager
-def component_progress(stream: TextIO = sys.stdout) -> Iterator[None]:
+def component_progress(stream: Optional[TextIO] = None) -> Iterator[None]:
+  stream = stream or sys.stdout  # the current one: callers may redirect it
   absl_logger = logging.getLogger("absl")
   previous_level = absl_logger.level
   quiet = []
