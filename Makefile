@@ -2,9 +2,8 @@
 .PHONY: demo test test-fast venv
 
 # Tests run in one worker process per core (at most four); each test file
-# stays in one worker, files start in collection order (tests/conftest.py).
-PYTEST = .venv/bin/python -m pytest -q -n auto --maxprocesses=4 \
-	--dist loadfile --no-loadscope-reorder
+# stays in one worker.
+PYTEST = .venv/bin/python -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
 venv:
 	@scripts/bootstrap.sh
@@ -15,7 +14,7 @@ demo: venv
 
 # Install everything and run the whole test suite (CI runs this).
 test: venv
-	$(PYTEST) tests
+	$(PYTEST) --no-loadscope-reorder tests  # longest files first (conftest.py)
 
 # The fast tier: every module's logic, no long training, no whole-pipeline
 # runs (tests marked slow are left out).

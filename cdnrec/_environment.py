@@ -16,7 +16,8 @@ def configure() -> None:
   # users care about; real errors are still printed.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # Google client libraries warn on every import that Python 3.10 is old;
-  # 3.10 is what this stack needs (README, Requirements), so the warning says nothing.
+  # 3.10 is what this stack needs (README, Requirements), so the warning
+  # says nothing.
   warnings.filterwarnings("ignore", message=".*non-supported Python version",
                           category=FutureWarning)
   # The pinned Google Cloud clients (pulled in by TFX/Beam's GCP extras) warn
