@@ -24,6 +24,7 @@ import numpy as np
 
 from cdnrec.core import atomic
 from cdnrec.core.errors import ConfigError
+from cdnrec.data import synthetic_scale
 
 GENRES = ("action", "adventure", "animation", "children", "comedy", "crime",
           "documentary", "drama", "fantasy", "noir", "horror", "musical",
@@ -35,6 +36,9 @@ N_REGIONS = 10
 WORDS_PER_GENRE = 25
 N_GENERIC_WORDS = 150
 FIRST_YEAR, LAST_YEAR = 1930, 2020
+# Above this many (user, item) pairs, scoring every pair would take hours;
+# the log is sampled per interaction instead (synthetic_scale.py).
+EXACT_PAIR_LIMIT = 2 * 10**9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,9 +220,34 @@ def _top_up(world: _World, chosen: Dict[int, set], counts: np.ndarray,
       counts[item] += 1
 
 
+_INTER_FIELDS = (atomic.Field("user_id", atomic.FieldType.TOKEN),
+                 atomic.Field("item_id", atomic.FieldType.TOKEN),
+                 atomic.Field("rating", atomic.FieldType.FLOAT),
+                 atomic.Field("timestamp", atomic.FieldType.FLOAT))
+_ITEM_FIELDS = (atomic.Field("item_id", atomic.FieldType.TOKEN),
+                atomic.Field("title", atomic.FieldType.TOKEN_SEQ),
+                atomic.Field("year", atomic.FieldType.TOKEN),
+                atomic.Field("genres", atomic.FieldType.TOKEN_SEQ))
+_USER_FIELDS = (atomic.Field("user_id", atomic.FieldType.TOKEN),
+                atomic.Field("age", atomic.FieldType.TOKEN),
+                atomic.Field("gender", atomic.FieldType.TOKEN),
+                atomic.Field("occupation", atomic.FieldType.TOKEN),
+                atomic.Field("region", atomic.FieldType.TOKEN))
+# Each user is active over a window; interaction times are spread in it.
+_BASE_TIME = 1_000_000_000
+_SPAN = 3 * 365 * 86400
+
+
+def _paths(out_dir: str) -> Dict[str, str]:
+  return {ext: os.path.join(out_dir, f"synthetic.{ext}")
+          for ext in ("inter", "item", "user")}
+
+
 def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
   """Writes `synthetic.{inter,item,user}` under out_dir and returns them."""
   config.validate()
+  if config.n_users * config.n_items > EXACT_PAIR_LIMIT:
+    return _generate_by_interaction(config, out_dir)
   rng = np.random.default_rng(config.seed)
   world = _World(config, rng)
   counts = _zipf_counts(config.n_items, config.n_interactions,
@@ -232,10 +261,8 @@ def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
       chosen[int(u)].add(item)
   _top_up(world, chosen, counts, config, rng)
 
-  # Each user is active over a window; interaction times are spread in it.
-  base = 1_000_000_000
-  span = 3 * 365 * 86400
-  starts = rng.integers(0, span, size=config.n_users)
+  base = _BASE_TIME
+  starts = rng.integers(0, _SPAN, size=config.n_users)
   windows = rng.integers(86400, 365 * 86400, size=config.n_users)
 
   os.makedirs(out_dir, exist_ok=True)
@@ -247,19 +274,6 @@ def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
       inter_rows.append((f"u{u}", f"i{item}", float(1 + rng.integers(5)),
                          float(t)))
   order = np.argsort([r[3] for r in inter_rows], kind="stable")
-  inter_fields = (atomic.Field("user_id", atomic.FieldType.TOKEN),
-                  atomic.Field("item_id", atomic.FieldType.TOKEN),
-                  atomic.Field("rating", atomic.FieldType.FLOAT),
-                  atomic.Field("timestamp", atomic.FieldType.FLOAT))
-  item_fields = (atomic.Field("item_id", atomic.FieldType.TOKEN),
-                 atomic.Field("title", atomic.FieldType.TOKEN_SEQ),
-                 atomic.Field("year", atomic.FieldType.TOKEN),
-                 atomic.Field("genres", atomic.FieldType.TOKEN_SEQ))
-  user_fields = (atomic.Field("user_id", atomic.FieldType.TOKEN),
-                 atomic.Field("age", atomic.FieldType.TOKEN),
-                 atomic.Field("gender", atomic.FieldType.TOKEN),
-                 atomic.Field("occupation", atomic.FieldType.TOKEN),
-                 atomic.Field("region", atomic.FieldType.TOKEN))
 
   titles = _titles(world, rng)
   item_rows = [(f"i{i}", titles[i], str(world.item_year[i]),
@@ -276,13 +290,71 @@ def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
         f"region{rng.choice(N_REGIONS, p=world.persona_region[z])}",
     ))
 
-  paths = {ext: os.path.join(out_dir, f"synthetic.{ext}")
-           for ext in ("inter", "item", "user")}
-  atomic.write_atomic(paths["item"], item_fields, item_rows)
-  atomic.write_atomic(paths["user"], user_fields, user_rows)
+  paths = _paths(out_dir)
+  atomic.write_atomic(paths["item"], _ITEM_FIELDS, item_rows)
+  atomic.write_atomic(paths["user"], _USER_FIELDS, user_rows)
   # The interaction file is written last: its presence marks a complete set.
-  atomic.write_atomic(paths["inter"], inter_fields,
+  atomic.write_atomic(paths["inter"], _INTER_FIELDS,
                       (inter_rows[i] for i in order))
+  return atomic.locate(out_dir)
+
+
+def _generate_by_interaction(config: SyntheticConfig,
+                             out_dir: str) -> atomic.AtomicDataset:
+  """The same model sampled per interaction (synthetic_scale.py)."""
+  rng = np.random.default_rng(config.seed)
+  g, p, n = len(GENRES), config.n_personas, config.n_users
+  persona_genres = rng.dirichlet(np.full(g, 0.25), size=p)
+  persona_era = rng.uniform(FIRST_YEAR + 10, LAST_YEAR - 5, size=p)
+  persona_attrs = [rng.dirichlet(np.full(len(AGE_BUCKETS), 0.4), size=p),
+                   rng.dirichlet(np.full(len(GENDERS), 1.0), size=p),
+                   rng.dirichlet(np.full(N_OCCUPATIONS, 0.3), size=p),
+                   rng.dirichlet(np.full(N_REGIONS, 0.5), size=p)]
+  user_persona = rng.integers(0, p, size=n)
+  user_activity = rng.lognormal(0.0, 0.6, size=n)
+  counts = _zipf_counts(config.n_items, config.n_interactions,
+                        config.imbalance_factor)
+  counts = counts[rng.permutation(config.n_items)]
+  users, items, content = synthetic_scale.sample_interactions(
+      config, rng, counts, g, FIRST_YEAR, LAST_YEAR, persona_genres,
+      persona_era, user_persona, user_activity)
+
+  starts = rng.integers(0, _SPAN, size=n)
+  windows = rng.integers(86400, 365 * 86400, size=n)
+  times = (_BASE_TIME + starts[users] +
+           (rng.random(len(users)) * windows[users]).astype(np.int64))
+  os.makedirs(out_dir, exist_ok=True)
+  paths = _paths(out_dir)
+
+  words = rng.integers(2, 6, size=config.n_items)
+  genre_word = rng.random((config.n_items, 5)) < 0.7
+  which_genre = (rng.random((config.n_items, 5)) *
+                 content.k[:, None]).astype(np.int64)
+  word_id = rng.integers(0, WORDS_PER_GENRE, size=(config.n_items, 5))
+  generic_id = rng.integers(0, N_GENERIC_WORDS, size=(config.n_items, 5))
+  titles = []
+  for i in range(config.n_items):
+    titles.append([
+        f"{GENRES[content.genres[i, which_genre[i, j]]]}{word_id[i, j]}"
+        if genre_word[i, j] else f"w{generic_id[i, j]}"
+        for j in range(words[i])])
+  synthetic_scale.write_table(paths["item"], _ITEM_FIELDS, [
+      [f"i{i}" for i in range(config.n_items)], titles,
+      [str(y) for y in content.year.tolist()],
+      [[GENRES[x] for x in content.genres[i, :content.k[i]]]
+       for i in range(config.n_items)]])
+  attrs = [synthetic_scale.categorical(rng, a[user_persona])
+           for a in persona_attrs]
+  synthetic_scale.write_table(paths["user"], _USER_FIELDS, [
+      [f"u{u}" for u in range(n)],
+      [AGE_BUCKETS[x] for x in attrs[0].tolist()],
+      [GENDERS[x] for x in attrs[1].tolist()],
+      [f"occ{x}" for x in attrs[2].tolist()],
+      [f"region{x}" for x in attrs[3].tolist()]])
+  # The interaction file is written last: its presence marks a complete set.
+  synthetic_scale.write_interactions(paths["inter"], users, items,
+                                     1 + rng.integers(0, 5, size=len(users)),
+                                     times)
   return atomic.locate(out_dir)
 
 

@@ -37,10 +37,12 @@ def _records(pattern):
   for path in sorted(glob.glob(pattern)):
     for record in tf.data.TFRecordDataset(path, compression_type="GZIP"):
       f = tf.train.Example.FromString(record.numpy()).features.feature
-      out.append({k: [x.decode() if isinstance(x, bytes) else x for x in
-                      (list(v.bytes_list.value) or list(v.int64_list.value)
-                       or [round(x, 4) for x in v.float_list.value])]
-                  for k, v in sorted(f.items())})
+      values = {k: [x.decode() if isinstance(x, bytes) else x for x in
+                    (list(v.bytes_list.value) or list(v.int64_list.value)
+                     or [round(x, 4) for x in v.float_list.value])]
+                for k, v in sorted(f.items())}
+      # A feature with no values parses exactly as an absent one.
+      out.append({k: v for k, v in values.items() if v})
   return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 

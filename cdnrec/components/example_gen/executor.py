@@ -1,22 +1,44 @@
 """Executor: reads atomic files with Beam, splits leave-one-out, writes
-tf.Examples per split and the item catalog."""
+tf.Examples per split and the item catalog.
 
+Beam does all the work on Arrow tables, so no step holds the whole log and
+none touches one row at a time in Python:
+  1. the interaction file is cut into byte ranges that workers parse
+     (atomic_columns); bad rows are set aside with their line numbers;
+  2. rows are sent to user buckets by a hash of the user id; each bucket
+     drops duplicate (user, item) pairs, keeping the latest, and reports
+     each item's first line;
+  3. item indexes (first appearance in the log, then the item file's order)
+     are one small side input;
+  4. each bucket sorts its users' histories, splits them leave-one-out and
+     writes its own TFRecord shard per split, encoded in C++.
+The side files (items, users) are read whole: they grow with the catalog
+and the user base, not with the log.
+"""
+
+import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 from cdnrec.core import artifacts
 from cdnrec.core import atomic
+from cdnrec.core import example_batches
 from cdnrec.core import example_io
 from cdnrec.core import features as F
+from cdnrec.core import fingerprints
 from cdnrec.core import split as loo
 from cdnrec.core import uris
+from cdnrec.data import atomic_columns
 from cdnrec.data import readers
 
 _log = logging.getLogger("cdnrec.example_gen")
@@ -28,41 +50,247 @@ MAX_BAD_ROWS = "max_bad_rows"
 READER_CONFIG = "reader_config"
 FEATURES = "features"
 
-
-def _numbered_rows(path: str, fields):
-  for number, line in atomic.read_numbered_lines(path):
-    yield number, atomic.parse_row(line, fields, path, number)
-
-
-def _keyed_table(pipeline, path, fields, key, label):
-  """(id, (line number, row)) for each row; duplicate ids are an error."""
-
-  def check_unique(kv):
-    ident, rows = kv
-    rows = sorted(rows, key=lambda r: r[0])
-    if len(rows) > 1:
-      raise atomic.DataFormatError(
-          f"{path}, lines {[r[0] for r in rows[:5]]}: {key} {ident!r} appears "
-          f"{len(rows)} times; expected one row per {key}")
-    return ident, rows[0]
-
-  return (pipeline
-          | f"List{label}" >> beam.Create([path])
-          | f"Read{label}" >> beam.FlatMap(_numbered_rows, fields)
-          | f"Key{label}" >> beam.Map(lambda nr: (nr[1][key], nr))
-          | f"Group{label}" >> beam.GroupByKey()
-          | f"Unique{label}" >> beam.Map(check_unique))
+BAD_ROWS_FILE = "bad_rows.json"
+READ_REPORT_FILE = "read_report.json"
+# Interaction-file bytes per user bucket: a bucket's rows are held in
+# memory while it is split and written.
+_BUCKET_BYTES = 48 << 20
+_MAX_BUCKETS = 1024
+_BAD = "bad"
+_FIRST_SEEN = "first_seen"
 
 
-def _item_indexes(first_seen: List, catalog_order: List[str]) -> Dict[str, int]:
-  """Items indexed by first appearance in the log, then items the log never
-  mentions in the item file's order (docs/protocol.md re-indexing)."""
-  index = {item: i for i, (item, _) in
-           enumerate(sorted(first_seen, key=lambda x: x[1]))}
-  for item in catalog_order:
-    if item not in index:
-      index[item] = len(index)
-  return index
+@dataclasses.dataclass
+class SideTable:
+  """The rows of an item or user file: ids in file order and feature
+  columns, ready to take() by row position."""
+  ids: pa.Array
+  features: Dict[str, pa.Array]
+
+  def positions(self, keys: pa.Array) -> pa.Array:
+    return pc.index_in(keys, value_set=self.ids)
+
+
+def _read_side(path: str, fields, key: str, features: List[F.Feature],
+               kind: str):
+  """A side file as a SideTable; duplicate ids are bad rows."""
+  table, bad = atomic_columns.read_file(path, fields)
+  ids = table.column(key).combine_chunks()
+  lines = table.column(atomic_columns.LINE).to_numpy()
+  _, first = np.unique(_codes(ids), return_index=True)
+  if len(first) != len(ids):
+    again = np.setdiff1d(np.arange(len(ids)), first)
+    for row in again:
+      bad.append(atomic_columns.BadRow(
+          path, int(lines[row]), f"field {key!r}: {ids[int(row)].as_py()!r} "
+          f"appears again; expected one row per id"))
+    keep = np.sort(first)
+    table = table.take(pa.array(keep))
+    ids = table.column(key).combine_chunks()
+  for b in bad:
+    yield beam.pvalue.TaggedOutput(_BAD, b)
+  yield SideTable(ids, example_batches.feature_columns(table, features))
+  _log.info("read %d %s rows from %s", len(ids), kind, path)
+
+
+class _ReadRange(beam.DoFn):
+  """A byte range of the interaction file -> (bucket, rows) per bucket."""
+
+  def __init__(self, fields, n_buckets: int, has_timestamp: bool):
+    self._fields = fields
+    self._n_buckets = n_buckets
+    self._has_ts = has_timestamp
+
+  def process(self, r, newlines, items: Optional[SideTable],
+              users: Optional[SideTable]):
+    before = sum(count for start, count in newlines if start < r.start)
+    table, bad = atomic_columns.read_range(r, self._fields, before)
+    for b in bad:
+      yield beam.pvalue.TaggedOutput(_BAD, b)
+    user = table.column("user_id").combine_chunks()
+    item = table.column("item_id").combine_chunks()
+    line = table.column(atomic_columns.LINE).to_numpy()
+    keep = np.ones(len(line), dtype=bool)
+    if self._has_ts:
+      ts = table.column("timestamp").combine_chunks()
+      missing = np.asarray(ts.is_null().to_numpy(zero_copy_only=False))
+      for row in np.flatnonzero(missing):
+        yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
+            r.path, int(line[row]), "field 'timestamp': empty; expected a "
+            "number"))
+      keep &= ~missing
+      ts = ts.fill_null(0.0).to_numpy(zero_copy_only=False)
+    else:
+      ts = np.zeros(len(line))
+    for side, column, key, what in ((items, item, "item_id", "item"),
+                                    (users, user, "user_id", "user")):
+      if side is None:
+        continue
+      known = np.asarray(pc.is_in(column, value_set=side.ids).to_numpy(
+          zero_copy_only=False), dtype=bool)
+      for row in np.flatnonzero(keep & ~known):
+        yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
+            r.path, int(line[row]), f"field {key!r}: {what} "
+            f"{column[int(row)].as_py()!r} is not in the {what} file"))
+      keep &= known
+    rows = pa.table({"user_id": user, "item_id": item, "timestamp": ts,
+                     "line": line}).filter(pa.array(keep))
+    bucket = (fingerprints.hash64(rows.column("user_id")) %
+              np.uint64(self._n_buckets)).astype(np.int64)
+    order = np.argsort(bucket, kind="stable")
+    sorted_buckets = bucket[order]
+    bounds = np.flatnonzero(np.diff(sorted_buckets)) + 1
+    for part in np.split(order, bounds):
+      if len(part):
+        yield int(bucket[part[0]]), rows.take(pa.array(part))
+
+
+def _codes(strings: pa.Array) -> np.ndarray:
+  """Equal codes for equal strings (hashed in C++, in first-seen order)."""
+  return pc.dictionary_encode(strings).indices.to_numpy().astype(np.int64)
+
+
+def _deduplicate(kv, path: str):
+  """A bucket's rows, one per (user, item): the latest (timestamp, then
+  line) is kept, the others are bad rows. Also each item's first line."""
+  bucket, tables = kv
+  rows = pa.concat_tables(list(tables)).combine_chunks()
+  user = rows.column("user_id").chunk(0)
+  item = rows.column("item_id").chunk(0)
+  ts = rows.column("timestamp").to_numpy()
+  line = rows.column("line").to_numpy()
+  item_code = _codes(item)
+  pair = _codes(user) * (int(item_code.max(initial=0)) + 1) + item_code
+  order = np.lexsort((line, ts, pair))
+  sorted_pairs = pair[order]
+  starts = np.flatnonzero(np.diff(sorted_pairs, prepend=-1))
+  ends = np.append(starts[1:], len(order))
+  for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+    # Reported at each later line of the pair, as reading top to bottom.
+    rows_of_pair = order[start:end]
+    lines = np.sort(line[rows_of_pair])
+    first = rows_of_pair[0]
+    for later in lines[1:]:
+      yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
+          path, int(later), f"duplicate interaction "
+          f"({user[int(first)].as_py()!r}, {item[int(first)].as_py()!r}), "
+          f"first at line {lines[0]}; the latest is kept"))
+  kept = np.sort(order[ends - 1])
+  rows = rows.take(pa.array(kept))
+  yield beam.pvalue.TaggedOutput(_FIRST_SEEN, rows.select(
+      ["item_id", "line"]).group_by("item_id").aggregate([("line", "min")]))
+  yield bucket, rows
+
+
+class _FirstLines(beam.CombineFn):
+  """item -> the first line it appears on, over all buckets."""
+
+  def create_accumulator(self):
+    return None
+
+  def add_input(self, acc, table):
+    return self.merge_accumulators([acc, table])
+
+  def merge_accumulators(self, accs):
+    tables = [a for a in accs if a is not None]
+    if not tables:
+      return None
+    merged = pa.concat_tables(tables)
+    return merged.group_by("item_id").aggregate(
+        [("line_min", "min")]).rename_columns(["line_min", "item_id"])
+
+  def extract_output(self, acc):
+    return acc
+
+
+def _item_order(first_lines: Optional[pa.Table],
+                items: Optional[SideTable]) -> pa.Array:
+  """Item ids in index order: by first line in the log, then the item
+  file's items the log never mentions, in file order."""
+  if first_lines is None:
+    seen = pa.array([], pa.string())
+  else:
+    order = np.argsort(first_lines.column("line_min").to_numpy(),
+                       kind="stable")
+    seen = first_lines.column("item_id").combine_chunks().take(
+        pa.array(order))
+  if items is None:
+    return seen
+  unseen = items.ids.filter(pc.invert(pc.is_in(items.ids, value_set=seen)))
+  return pa.concat_arrays([seen.cast(pa.string()), unseen.cast(pa.string())])
+
+
+def _shard_path(directory: str, bucket: int, n_buckets: int) -> str:
+  return os.path.join(directory, f"{example_io.FILE_PREFIX}-{bucket:05d}-of-"
+                      f"{n_buckets:05d}.gz")
+
+
+class _WriteSplits(beam.DoFn):
+  """A bucket's rows -> leave-one-out splits, each written as one shard."""
+
+  def __init__(self, examples_uri: str, n_buckets: int, has_timestamp: bool,
+               seed: int):
+    self._uri = examples_uri
+    self._n_buckets = n_buckets
+    self._has_ts = has_timestamp
+    self._seed = seed
+
+  def process(self, kv, item_order: pa.Array, items: Optional[SideTable],
+              users: Optional[SideTable]):
+    import tensorflow as tf
+    bucket, rows = kv
+    user = rows.column("user_id").combine_chunks()
+    item = rows.column("item_id").combine_chunks()
+    index = pc.index_in(item, value_set=item_order).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    ts = rows.column("timestamp").to_numpy() if self._has_ts else None
+    codes = loo.split_codes(
+        _codes(user), ts, index,
+        user.to_pylist() if ts is None else (),
+        item.to_pylist() if ts is None else (), self._seed)
+    for code, name in enumerate(loo.SPLIT_NAMES):
+      at = pa.array(np.flatnonzero(codes == code))
+      columns = example_batches.interaction_columns(
+          user.take(at), item.take(at), index[at.to_numpy()],
+          ts[at.to_numpy()] if ts is not None else None,
+          _take(users, user.take(at)), _take(items, item.take(at)))
+      directory = example_io.split_dir(self._uri, name)
+      tf.io.gfile.makedirs(directory)
+      path = _shard_path(directory, bucket, self._n_buckets)
+      with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
+          compression_type="GZIP")) as writer:
+        for record in example_batches.encode(columns) if len(at) else ():
+          writer.write(record)
+      yield name, len(at)
+
+
+def _take(side: Optional[SideTable], keys: pa.Array) -> Dict[str, pa.Array]:
+  if side is None:
+    return {}
+  positions = side.positions(keys)
+  return {name: column.take(positions)
+          for name, column in side.features.items()}
+
+
+def _write_catalog(_, item_order: pa.Array, items: Optional[SideTable],
+                   path: str):
+  import tensorflow as tf
+  columns = {F.ITEM_ID: example_batches.ids(item_order),
+             F.ITEM_INDEX: example_batches.ints(np.arange(len(item_order)))}
+  columns.update(_take(items, item_order))
+  with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
+      compression_type="GZIP")) as writer:
+    for record in example_batches.encode(columns):
+      writer.write(record)
+  return len(item_order)
+
+
+def _bad_rows_json(bad_rows: List[atomic_columns.BadRow]) -> str:
+  ordered = sorted(bad_rows, key=lambda b: (b.path, b.line))
+  return json.dumps({"count": len(ordered),
+                     "first": [str(b) for b in ordered[:readers.base.SHOWN_BAD_ROWS]],
+                     "duplicates": sum("duplicate interaction" in b.reason
+                                       for b in ordered)})
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -72,133 +300,114 @@ class Executor(base_beam_executor.BaseBeamExecutor):
          output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     seed = int(exec_properties.get(SEED) or 0)
+    max_bad_rows = int(exec_properties.get(MAX_BAD_ROWS) or 0)
+    data_format = exec_properties.get(DATA_FORMAT) or "recbole"
     examples = artifact_utils.get_single_instance(output_dict["examples"])
     catalog = artifact_utils.get_single_instance(output_dict["item_catalog"])
     catalog_path = uris.local_path(catalog.uri)
-    # Every source is first read, checked and rewritten as canonical atomic
-    # files inside the catalog artifact, which is published only when the
-    # whole component succeeds.
-    dataset, report = readers.convert(
-        exec_properties.get(DATA_FORMAT) or "recbole",
-        exec_properties[DATA_DIR], os.path.join(catalog_path, "source"),
-        readers.ReadOptions(int(exec_properties.get(MAX_BAD_ROWS) or 0)),
-        json.loads(exec_properties.get(READER_CONFIG) or "{}"))
-    with open(os.path.join(catalog_path, "read_report.json"), "w") as f:
-      f.write(readers.report_json(report))
-    if report.bad_rows:
-      _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
-                   report.bad_rows, "; ".join(report.bad_examples))
-    for note in report.notes:
-      _log.info("%s", note)
+    if data_format == "recbole":
+      # Atomic files are read where they are, by Beam's workers.
+      dataset = atomic.locate(exec_properties[DATA_DIR])
+    else:
+      # Other layouts are first rewritten as atomic files inside the catalog
+      # artifact, which is published only when the whole component succeeds.
+      dataset, report = readers.convert(
+          data_format, exec_properties[DATA_DIR],
+          os.path.join(catalog_path, "source"),
+          readers.ReadOptions(max_bad_rows),
+          json.loads(exec_properties.get(READER_CONFIG) or "{}"))
+      with open(os.path.join(catalog_path, READ_REPORT_FILE), "w") as f:
+        f.write(readers.report_json(report))
+      for note in report.notes:
+        _log.info("%s", note)
     selection = json.loads(exec_properties.get(FEATURES) or "{}")
     feature_config = F.from_dataset(dataset, selection.get("user"),
                                     selection.get("item"))
-    inter_path = dataset.inter_path
+    ranges = atomic_columns.byte_ranges(dataset.inter_path)
+    size = ranges[-1].end
+    n_buckets = int(min(_MAX_BUCKETS, max(1, -(-size // _BUCKET_BYTES))))
     has_ts = dataset.has_timestamp
 
     with self._make_beam_pipeline() as p:
-      numbered = (p
-                  | "ListInteractions" >> beam.Create([inter_path])
-                  | "ReadInteractions" >> beam.FlatMap(
-                      _numbered_rows, dataset.inter_fields))
-      # (user, item) -> (line, timestamp): duplicates keep the latest.
-      latest = (numbered
-                | "KeyByPair" >> beam.Map(lambda nr: (
-                    (nr[1]["user_id"], nr[1]["item_id"]),
-                    (nr[1].get("timestamp") or 0.0, nr[0])))
-                | "LatestPerPair" >> beam.CombinePerKey(max))
-      first_seen = (numbered
-                    | "KeyByItem" >> beam.Map(
-                        lambda nr: (nr[1]["item_id"], nr[0]))
-                    | "FirstLine" >> beam.CombinePerKey(min)
-                    | "AllFirstLines" >> beam.combiners.ToList())
+      bad_parts = []
 
-      if dataset.item_path:
-        items = _keyed_table(p, dataset.item_path, dataset.item_fields,
-                             "item_id", "Items")
-        catalog_order = (items
-                         | "ItemLines" >> beam.Map(lambda kv: (kv[1][0], kv[0]))
-                         | "AllItems" >> beam.combiners.ToList()
-                         | "SortItems" >> beam.Map(
-                             lambda xs: [i for _, i in sorted(xs)]))
-        item_rows = items | "ItemRow" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
-      else:
-        catalog_order = p | "NoItemFile" >> beam.Create([[]])
-        item_rows = (first_seen
-                     | "ItemsFromLog" >> beam.FlatMap(
-                         lambda xs: [(i, {"item_id": i}) for i, _ in xs]))
-      index = (first_seen
-               | "IndexItems" >> beam.Map(
-                   _item_indexes, beam.pvalue.AsSingleton(catalog_order)))
+      def side(path, fields, key, features, what):
+        if not path:
+          return p | f"No{what}File" >> beam.Create([None])
+        read = (p | f"List{what}s" >> beam.Create([path])
+                | f"Read{what}s" >> beam.FlatMap(
+                    _read_side, fields, key, features, what.lower())
+                .with_outputs(_BAD, main="table"))
+        bad_parts.append(read[_BAD])
+        return read["table"]
 
-      if dataset.user_path:
-        users = _keyed_table(p, dataset.user_path, dataset.user_fields,
-                             "user_id", "Users")
-        user_rows = users | "UserRow" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
-      else:
-        user_rows = p | "NoUserFile" >> beam.Create([])
-
-      item_feats = item_rows | "EncodeItems" >> beam.Map(
-          lambda kv: (kv[0], example_io.encode_features(
-              kv[1], feature_config.item_features)))
-      user_feats = user_rows | "EncodeUsers" >> beam.Map(
-          lambda kv: (kv[0], example_io.encode_features(
-              kv[1], feature_config.user_features)))
-
-      def to_examples(kv, index, item_feats, user_feats):
-        user, interactions = kv
-        if dataset.user_path and user not in user_feats:
-          line = min(i[4] for i in interactions)
-          raise atomic.DataFormatError(
-              f"{inter_path}, line {line}, field 'user_id': user {user!r} is "
-              f"not in {dataset.user_path}")
-        history = []
-        for item, ts, _, _, line in interactions:
-          if item not in item_feats:
-            raise atomic.DataFormatError(
-                f"{inter_path}, line {line}, field 'item_id': item {item!r} "
-                f"is not in {dataset.item_path}")
-          history.append((item, ts, index[item], user))
-        for split, (item, ts, item_index, _) in loo.split_user_history(
-            history, seed, has_ts):
-          yield beam.pvalue.TaggedOutput(split, example_io.interaction_example(
-              user, item, ts if has_ts else None, item_index,
-              user_feats.get(user, {}), item_feats[item]))
-
-      by_split = (latest
-                  | "KeyByUser" >> beam.Map(lambda kv: (
-                      kv[0][0], (kv[0][1], kv[1][0], None, kv[0][0], kv[1][1])))
-                  | "GroupByUser" >> beam.GroupByKey()
-                  | "SplitLeaveOneOut" >> beam.FlatMap(
-                      to_examples,
-                      beam.pvalue.AsSingleton(index),
-                      beam.pvalue.AsDict(item_feats),
-                      beam.pvalue.AsDict(user_feats)).with_outputs(
-                          *example_io.SPLITS))
-      for split in example_io.SPLITS:
-        _ = (by_split[split]
-             | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                 os.path.join(example_io.split_dir(examples.uri, split),
-                              example_io.FILE_PREFIX),
-                 file_name_suffix=".gz"))
-
-      def catalog_examples(item_feats, index):
-        for item in sorted(item_feats, key=lambda i: index[i]):
-          yield example_io.catalog_example(item, index[item], item_feats[item])
-
+      items = side(dataset.item_path, dataset.item_fields, "item_id",
+                   feature_config.item_features, "Item")
+      users = side(dataset.user_path, dataset.user_fields, "user_id",
+                   feature_config.user_features, "User")
+      range_list = p | "ByteRanges" >> beam.Create(ranges)
+      newlines = (range_list
+                  | "CountNewlines" >> beam.Map(atomic_columns.count_newlines)
+                  | "AllNewlines" >> beam.combiners.ToList())
+      parsed = (range_list
+                | "Reshuffle" >> beam.Reshuffle()
+                | "ReadInteractions" >> beam.ParDo(
+                    _ReadRange(dataset.inter_fields, n_buckets, has_ts),
+                    beam.pvalue.AsSingleton(newlines),
+                    beam.pvalue.AsSingleton(items),
+                    beam.pvalue.AsSingleton(users)).with_outputs(
+                        _BAD, main="rows"))
+      bad_parts.append(parsed[_BAD])
+      deduplicated = (parsed["rows"]
+                      | "GroupByUserBucket" >> beam.GroupByKey()
+                      | "Deduplicate" >> beam.FlatMap(
+                          _deduplicate, dataset.inter_path).with_outputs(
+                              _BAD, _FIRST_SEEN, main="rows"))
+      bad_parts.append(deduplicated[_BAD])
+      first_lines = (deduplicated[_FIRST_SEEN]
+                     | "FirstLines" >> beam.CombineGlobally(_FirstLines()))
+      item_order = first_lines | "IndexItems" >> beam.Map(
+          _item_order, beam.pvalue.AsSingleton(items))
+      counts = (deduplicated["rows"]
+                | "SplitAndWrite" >> beam.ParDo(
+                    _WriteSplits(examples.uri, n_buckets, has_ts, seed),
+                    beam.pvalue.AsSingleton(item_order),
+                    beam.pvalue.AsSingleton(items),
+                    beam.pvalue.AsSingleton(users))
+                | "CountPerSplit" >> beam.CombinePerKey(sum))
       _ = (p
            | "CatalogSeed" >> beam.Create([None])
-           | "CatalogExamples" >> beam.FlatMap(
-               lambda _, feats, index: catalog_examples(feats, index),
-               beam.pvalue.AsDict(item_feats), beam.pvalue.AsSingleton(index))
-           | "WriteCatalog" >> beam.io.WriteToTFRecord(
-               os.path.join(catalog.uri, artifacts.CATALOG_FILE),
-               num_shards=1, shard_name_template=""))
+           | "WriteCatalog" >> beam.Map(
+               _write_catalog, beam.pvalue.AsSingleton(item_order),
+               beam.pvalue.AsSingleton(items),
+               os.path.join(catalog.uri, artifacts.CATALOG_FILE)))
+      _ = (bad_parts
+           | "AllBadRows" >> beam.Flatten()
+           | "ListBadRows" >> beam.combiners.ToList()
+           | "BadRowsJson" >> beam.Map(_bad_rows_json)
+           | "WriteBadRows" >> beam.io.WriteToText(
+               os.path.join(catalog.uri, BAD_ROWS_FILE), num_shards=1,
+               shard_name_template=""))
+      _ = (counts
+           | "ListCounts" >> beam.combiners.ToDict()
+           | "CountsJson" >> beam.Map(json.dumps)
+           | "WriteCounts" >> beam.io.WriteToText(
+               os.path.join(catalog.uri, "split_sizes.json"), num_shards=1,
+               shard_name_template=""))
 
+    with open(os.path.join(catalog_path, BAD_ROWS_FILE)) as f:
+      bad = json.load(f)
+    if bad["count"] > max_bad_rows:
+      shown = "\n  ".join(bad["first"])
+      raise atomic.DataFormatError(
+          f"{bad['count']} bad row(s), more than --max-bad-rows="
+          f"{max_bad_rows}; first ones:\n  {shown}")
+    if bad["count"]:
+      _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
+                   bad["count"], "; ".join(bad["first"]))
     example_io.mark_examples(examples, example_io.SPLITS)
     with open(os.path.join(catalog_path, artifacts.FEATURES_FILE), "w") as f:
       f.write(feature_config.to_json())
     with open(os.path.join(catalog_path, "source.json"), "w") as f:
       json.dump({"data_dir": exec_properties[DATA_DIR],
-                 "data_format": exec_properties.get(DATA_FORMAT) or "recbole",
-                 "dataset": dataset.name}, f)
+                 "data_format": data_format, "dataset": dataset.name}, f)
