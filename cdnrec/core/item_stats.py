@@ -7,6 +7,8 @@ import math
 import os
 from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
+
 # Head = the top 20% of items by train frequency (docs/protocol.md); readers may
 # name another share for their dataset (readers.head_fraction).
 HEAD_FRACTION = 0.2
@@ -58,13 +60,25 @@ def head_tail(frequencies: Sequence[Tuple[str, int, int]],
       including items with frequency 0.
     head_fraction: in [0, 1].
   """
+  ranked = sorted(frequencies, key=lambda r: (-r[2], r[1]))
+  heads = head_mask(np.array([r[2] for r in ranked], dtype=np.int64),
+                    np.array([r[1] for r in ranked], dtype=np.int64),
+                    head_fraction)
+  return [ItemRow(item, index, freq, bool(head))
+          for (item, index, freq), head in zip(ranked, heads)]
+
+
+def head_mask(frequency: np.ndarray, item_index: np.ndarray,
+              head_fraction: float) -> np.ndarray:
+  """head_tail on arrays: True for the head items (same rule)."""
   if not 0.0 <= head_fraction <= 1.0:
     raise ValueError(f"head_fraction must be in [0, 1], got {head_fraction}")
-  ranked = sorted(frequencies, key=lambda r: (-r[2], r[1]))
   # Python's round() rounds half to even; the protocol means half up.
-  n_head = int(math.floor(head_fraction * len(ranked) + 0.5))
-  return [ItemRow(item, index, freq, rank < n_head)
-          for rank, (item, index, freq) in enumerate(ranked)]
+  n_head = int(math.floor(head_fraction * len(frequency) + 0.5))
+  ranked = np.lexsort((item_index, -np.asarray(frequency, dtype=np.int64)))
+  mask = np.zeros(len(frequency), dtype=bool)
+  mask[ranked[:n_head]] = True
+  return mask
 
 
 def imbalance_factor(rows: Sequence[ItemRow]) -> float:
@@ -75,8 +89,10 @@ def imbalance_factor(rows: Sequence[ItemRow]) -> float:
 
 
 def rebalance_cap(rows: Sequence[ItemRow]) -> int:
-  tail = [r.frequency for r in rows if not r.is_head]
-  return max(tail) if tail else max((r.frequency for r in rows), default=0)
+  """Ω_r's cap: the frequency of the most popular tail item (of the most
+  popular item when every item is head)."""
+  return cap_of(np.array([r.frequency for r in rows], dtype=np.int64),
+                np.array([r.is_head for r in rows], dtype=bool))
 
 
 def sample_key(seed: int, user_id: str, item_id: str) -> bytes:
@@ -85,30 +101,59 @@ def sample_key(seed: int, user_id: str, item_id: str) -> bytes:
   return hashlib.sha256(f"{seed}|{user_id}|{item_id}".encode()).digest()
 
 
+def sample_keys(seed: int, user_ids: Sequence[str],
+                item_ids: Sequence[str]) -> np.ndarray:
+  """sample_key of many interactions, as a sortable (n, 4) uint64 array
+  whose rows compare as the digests do."""
+  digests = b"".join(sample_key(seed, u, i) for u, i in zip(user_ids,
+                                                           item_ids))
+  return np.frombuffer(digests, dtype=">u8").reshape(-1, 4).astype(np.uint64)
+
+
 def summarize(rows: Sequence[ItemRow], head_fraction: float,
               rebalanced_size: int, n_users: int = 0, n_interactions: int = 0,
               test_items: Sequence[str] = ()) -> Summary:
   """n_interactions counts all splits; test_items are the test split's."""
-  head = [r for r in rows if r.is_head]
-  tail = [r for r in rows if not r.is_head]
   heads = head_set(rows)
-  test_head = sum(1 for i in test_items if heads.get(i, False))
+  return summarize_arrays(
+      np.array([r.frequency for r in rows], dtype=np.int64),
+      np.array([r.is_head for r in rows], dtype=bool), head_fraction,
+      rebalanced_size, n_users, n_interactions,
+      np.array([heads.get(i, False) for i in test_items], dtype=bool))
+
+
+def summarize_arrays(frequency: np.ndarray, is_head: np.ndarray,
+                     head_fraction: float, rebalanced_size: int,
+                     n_users: int = 0, n_interactions: int = 0,
+                     test_is_head: np.ndarray = np.zeros(0, dtype=bool)
+                     ) -> Summary:
+  """summarize on per-item arrays; test_is_head: one entry per test
+  interaction."""
+  seen = frequency[frequency > 0]
+  tail = frequency[~is_head]
+  test_head = int(test_is_head.sum())
   return Summary(
       n_users=n_users, n_interactions=n_interactions,
-      sparsity=(1.0 - n_interactions / float(n_users * len(rows))
-                if n_users and rows else 0.0),
-      test_head=test_head, test_tail=len(test_items) - test_head,
-      n_items=len(rows),
-      n_items_in_train=sum(r.frequency > 0 for r in rows),
-      n_train_interactions=sum(r.frequency for r in rows),
+      sparsity=(1.0 - n_interactions / float(n_users * len(frequency))
+                if n_users and len(frequency) else 0.0),
+      test_head=test_head, test_tail=len(test_is_head) - test_head,
+      n_items=len(frequency),
+      n_items_in_train=int((frequency > 0).sum()),
+      n_train_interactions=int(frequency.sum()),
       head_fraction=head_fraction,
-      n_head=len(head),
-      n_tail=len(tail),
-      imbalance_factor=imbalance_factor(rows),
-      head_interactions=sum(r.frequency for r in head),
-      tail_interactions=sum(r.frequency for r in tail),
-      rebalance_cap=rebalance_cap(rows),
+      n_head=int(is_head.sum()),
+      n_tail=int((~is_head).sum()),
+      imbalance_factor=float(seen.max() / seen.min()) if len(seen) else 0.0,
+      head_interactions=int(frequency[is_head].sum()),
+      tail_interactions=int(tail.sum()),
+      rebalance_cap=cap_of(frequency, is_head),
       rebalanced_size=rebalanced_size)
+
+
+def cap_of(frequency: np.ndarray, is_head: np.ndarray) -> int:
+  """rebalance_cap on arrays."""
+  tail = frequency[~is_head]
+  return int(tail.max() if len(tail) else frequency.max(initial=0))
 
 
 def head_set(rows: Sequence[ItemRow]) -> Dict[str, bool]:

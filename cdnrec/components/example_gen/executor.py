@@ -33,6 +33,7 @@ from tfx.types import artifact_utils
 from cdnrec.core import artifacts
 from cdnrec.core import atomic
 from cdnrec.core import example_batches
+from cdnrec.core import example_bytes
 from cdnrec.core import example_io
 from cdnrec.core import features as F
 from cdnrec.core import fingerprints
@@ -62,13 +63,23 @@ _FIRST_SEEN = "first_seen"
 
 @dataclasses.dataclass
 class SideTable:
-  """The rows of an item or user file: ids in file order and feature
-  columns, ready to take() by row position."""
+  """The rows of an item or user file: ids in file order and, per row, its
+  features as serialized tf.Features entries (example_bytes)."""
   ids: pa.Array
-  features: Dict[str, pa.Array]
+  entries: List[bytes]
 
-  def positions(self, keys: pa.Array) -> pa.Array:
-    return pc.index_in(keys, value_set=self.ids)
+  def positions(self, keys: pa.Array) -> np.ndarray:
+    return pc.index_in(keys, value_set=self.ids).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+
+
+@dataclasses.dataclass
+class ItemIndex:
+  """Item ids in index order and each item's catalog entries (id, index,
+  features): the payload of its catalog example and of the item half of
+  every interaction example."""
+  ids: pa.Array
+  entries: List[bytes]
 
 
 def _read_side(path: str, fields, key: str, features: List[F.Feature],
@@ -89,7 +100,9 @@ def _read_side(path: str, fields, key: str, features: List[F.Feature],
     ids = table.column(key).combine_chunks()
   for b in bad:
     yield beam.pvalue.TaggedOutput(_BAD, b)
-  yield SideTable(ids, example_batches.feature_columns(table, features))
+  columns = example_batches.feature_columns(table, features)
+  yield SideTable(ids, example_bytes.feature_entries(columns).to_list()
+                  if columns else [b""] * len(ids))
   _log.info("read %d %s rows from %s", len(ids), kind, path)
 
 
@@ -203,21 +216,29 @@ class _FirstLines(beam.CombineFn):
     return acc
 
 
-def _item_order(first_lines: Optional[pa.Table],
-                items: Optional[SideTable]) -> pa.Array:
-  """Item ids in index order: by first line in the log, then the item
-  file's items the log never mentions, in file order."""
+def _item_index(first_lines: Optional[pa.Table],
+                items: Optional[SideTable]) -> ItemIndex:
+  """Items indexed by first line in the log, then the item file's items the
+  log never mentions, in file order (docs/protocol.md re-indexing)."""
   if first_lines is None:
     seen = pa.array([], pa.string())
   else:
     order = np.argsort(first_lines.column("line_min").to_numpy(),
                        kind="stable")
     seen = first_lines.column("item_id").combine_chunks().take(
-        pa.array(order))
+        pa.array(order)).cast(pa.string())
   if items is None:
-    return seen
-  unseen = items.ids.filter(pc.invert(pc.is_in(items.ids, value_set=seen)))
-  return pa.concat_arrays([seen.cast(pa.string()), unseen.cast(pa.string())])
+    ids = seen
+    features = [b""] * len(ids)
+  else:
+    unseen = items.ids.filter(pc.invert(pc.is_in(items.ids, value_set=seen)))
+    ids = pa.concat_arrays([seen, unseen.cast(pa.string())])
+    features = [items.entries[k] for k in items.positions(ids).tolist()]
+  heads = zip(example_bytes.bytes_entry(
+      F.ITEM_ID, ids.cast(pa.binary()).to_pylist()),
+              example_bytes.int64_entry(F.ITEM_INDEX,
+                                        np.arange(len(ids))).to_list())
+  return ItemIndex(ids, [a + b + c for (a, b), c in zip(heads, features)])
 
 
 def _shard_path(directory: str, bucket: int, n_buckets: int) -> str:
@@ -235,54 +256,43 @@ class _WriteSplits(beam.DoFn):
     self._has_ts = has_timestamp
     self._seed = seed
 
-  def process(self, kv, item_order: pa.Array, items: Optional[SideTable],
-              users: Optional[SideTable]):
+  def process(self, kv, index: ItemIndex, users: Optional[SideTable]):
     import tensorflow as tf
     bucket, rows = kv
     user = rows.column("user_id").combine_chunks()
     item = rows.column("item_id").combine_chunks()
-    index = pc.index_in(item, value_set=item_order).to_numpy(
+    item_index = pc.index_in(item, value_set=index.ids).to_numpy(
         zero_copy_only=False).astype(np.int64)
     ts = rows.column("timestamp").to_numpy() if self._has_ts else None
+    # Codes of the users; each user's entries (id, then features) are
+    # encoded once.
+    encoded = pc.dictionary_encode(user)
+    user_code = encoded.indices.to_numpy().astype(np.int64)
     codes = loo.split_codes(
-        _codes(user), ts, index,
+        user_code, ts, item_index,
         user.to_pylist() if ts is None else (),
         item.to_pylist() if ts is None else (), self._seed)
+    distinct = encoded.dictionary
+    user_entries = example_bytes.bytes_entry(
+        F.USER_ID, distinct.cast(pa.binary()).to_pylist())
+    if users is not None:
+      user_entries = [a + users.entries[k] for a, k in zip(
+          user_entries, users.positions(distinct).tolist())]
     for code, name in enumerate(loo.SPLIT_NAMES):
-      at = pa.array(np.flatnonzero(codes == code))
-      columns = example_batches.interaction_columns(
-          user.take(at), item.take(at), index[at.to_numpy()],
-          ts[at.to_numpy()] if ts is not None else None,
-          _take(users, user.take(at)), _take(items, item.take(at)))
+      at = np.flatnonzero(codes == code)
+      parts = [[user_entries[k] for k in user_code[at].tolist()],
+               [index.entries[k] for k in item_index[at].tolist()]]
+      if ts is not None:
+        parts.append(example_bytes.int64_entry(
+            F.TIMESTAMP, np.rint(ts[at]).astype(np.int64)).to_list())
       directory = example_io.split_dir(self._uri, name)
       tf.io.gfile.makedirs(directory)
-      path = _shard_path(directory, bucket, self._n_buckets)
-      with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
-          compression_type="GZIP")) as writer:
-        for record in example_batches.encode(columns) if len(at) else ():
-          writer.write(record)
-      yield name, len(at)
+      yield name, example_bytes.write_examples(
+          _shard_path(directory, bucket, self._n_buckets), parts)
 
 
-def _take(side: Optional[SideTable], keys: pa.Array) -> Dict[str, pa.Array]:
-  if side is None:
-    return {}
-  positions = side.positions(keys)
-  return {name: column.take(positions)
-          for name, column in side.features.items()}
-
-
-def _write_catalog(_, item_order: pa.Array, items: Optional[SideTable],
-                   path: str):
-  import tensorflow as tf
-  columns = {F.ITEM_ID: example_batches.ids(item_order),
-             F.ITEM_INDEX: example_batches.ints(np.arange(len(item_order)))}
-  columns.update(_take(items, item_order))
-  with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(
-      compression_type="GZIP")) as writer:
-    for record in example_batches.encode(columns):
-      writer.write(record)
-  return len(item_order)
+def _write_catalog(index: ItemIndex, path: str) -> int:
+  return example_bytes.write_examples(path, [index.entries])
 
 
 def _bad_rows_json(bad_rows: List[atomic_columns.BadRow]) -> str:
@@ -366,21 +376,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       bad_parts.append(deduplicated[_BAD])
       first_lines = (deduplicated[_FIRST_SEEN]
                      | "FirstLines" >> beam.CombineGlobally(_FirstLines()))
-      item_order = first_lines | "IndexItems" >> beam.Map(
-          _item_order, beam.pvalue.AsSingleton(items))
+      index = first_lines | "IndexItems" >> beam.Map(
+          _item_index, beam.pvalue.AsSingleton(items))
       counts = (deduplicated["rows"]
                 | "SplitAndWrite" >> beam.ParDo(
                     _WriteSplits(examples.uri, n_buckets, has_ts, seed),
-                    beam.pvalue.AsSingleton(item_order),
-                    beam.pvalue.AsSingleton(items),
+                    beam.pvalue.AsSingleton(index),
                     beam.pvalue.AsSingleton(users))
                 | "CountPerSplit" >> beam.CombinePerKey(sum))
-      _ = (p
-           | "CatalogSeed" >> beam.Create([None])
-           | "WriteCatalog" >> beam.Map(
-               _write_catalog, beam.pvalue.AsSingleton(item_order),
-               beam.pvalue.AsSingleton(items),
-               os.path.join(catalog.uri, artifacts.CATALOG_FILE)))
+      _ = index | "WriteCatalog" >> beam.Map(
+          _write_catalog, os.path.join(catalog.uri, artifacts.CATALOG_FILE))
       _ = (bad_parts
            | "AllBadRows" >> beam.Flatten()
            | "ListBadRows" >> beam.combiners.ToList()
