@@ -20,14 +20,16 @@ def _mix(h: np.ndarray) -> np.ndarray:
   return h ^ (h >> np.uint64(31))
 
 
-def hash64(strings) -> np.ndarray:
-  """uint64 per string (nulls hash as the empty string)."""
+def hash64(strings, seed: int = 0) -> np.ndarray:
+  """uint64 per string (nulls hash as the empty string); another seed
+  gives independent values."""
   if isinstance(strings, pa.ChunkedArray):
     strings = strings.combine_chunks()
   strings = strings.cast(pa.large_binary()).fill_null(b"")
   n = len(strings)
   if n == 0:
     return np.zeros(0, dtype=np.uint64)
+  seed = int(seed) & 0xFFFFFFFFFFFFFFFF
   offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)[
       strings.offset:strings.offset + n + 1]
   data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[
@@ -47,4 +49,5 @@ def hash64(strings) -> np.ndarray:
     nonempty = lengths > 0
     if len(terms):
       sums[nonempty] = np.add.reduceat(terms, starts[nonempty])
-    return _mix(sums ^ _OFFSET ^ lengths.astype(np.uint64))
+    salt = _mix(np.array([seed], dtype=np.uint64))[0]
+    return _mix(sums ^ _OFFSET ^ lengths.astype(np.uint64) ^ salt)

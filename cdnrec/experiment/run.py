@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from cdnrec.components.evaluator import executor as evaluator
+from cdnrec.components.evaluator import queries as evaluator_queries
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
 from cdnrec.experiment import data as data_lib
@@ -49,8 +50,12 @@ def train_and_evaluate(prepared: data_lib.PreparedData,
   trained = training.fit(inputs, config, verbose=0)
   item_ids, item_vectors = trained.item_embeddings(inputs)
   rows = item_stats.load_item_rows(prepared.item_stats_uri)
+  # Experiments rank every held-out user (max_queries=None): their data
+  # sets are small, and settings are compared on exact figures.
   metrics = {split: evaluator.evaluate_embeddings(
-      trained.embed_examples, item_ids, item_vectors, prepared.examples_uri,
+      trained.embed_examples, item_ids, item_vectors,
+      evaluator_queries.load(prepared.examples_uri, split,
+                             evaluator.exclude_splits(split), None),
       rows, k, split) for split in splits}
   result = RunResult(config.to_dict(), metrics, trained.epoch_seconds,
                      gate_summary(trained, item_ids, rows))

@@ -75,7 +75,8 @@ class TrainConfig:
       faster, and rows of one item share a dropout mask; False (default)
       runs it on every row.
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
-      memory after the first epoch; turn off when they do not fit.
+      memory after the first epoch when they are small enough
+      (inputs.CACHE_MAX_BYTES); larger ones are always streamed.
   """
   model: str = "two_tower"
   epochs: int = 5

@@ -30,6 +30,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from cdnrec.core import features as F
+from cdnrec.core import metrics
 from cdnrec.models import inputs
 
 # The ScaNN ops live in the "Scann" namespace, which SavedModel refuses to
@@ -150,7 +151,7 @@ class RetrievalModule(tf.Module):
 def index_recall(index, query_vectors: np.ndarray, item_ids: np.ndarray,
                  item_vectors: np.ndarray, k: int) -> float:
   """Share of the exact top-k items (brute force) the index also returns."""
-  exact = item_ids[np.argsort(-(query_vectors @ item_vectors.T), axis=1)[:, :k]]
+  exact = item_ids[metrics.blocked_top_k(query_vectors, item_vectors, k)]
   _, found = index(tf.constant(query_vectors, tf.float32), k=k)
   found = found.numpy().astype(str)
   hits = sum(len(set(e) & set(f)) for e, f in zip(exact.astype(str), found))

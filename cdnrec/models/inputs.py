@@ -48,6 +48,20 @@ def _files(patterns: Iterable[str]) -> List[str]:
   return files
 
 
+# Serialized examples are cached in memory only below this size: above it
+# they are streamed from the files every epoch.
+CACHE_MAX_BYTES = 2 << 30
+# Bytes of serialized examples per byte of gzipped TFRecord, a generous
+# guess (ExampleGen's files compress about 4:1).
+_GZIP_RATIO = 6
+
+
+def fits_in_memory(patterns: Iterable[str]) -> bool:
+  """Whether the examples the patterns match are small enough to cache."""
+  size = sum(tf.io.gfile.stat(f).length for f in _files(patterns))
+  return size * _GZIP_RATIO <= CACHE_MAX_BYTES
+
+
 def examples_dataset(patterns: Iterable[str], spec: Dict[str, object],
                      batch_size: int, shuffle: bool = False, seed: int = 0,
                      repeat: bool = False,
@@ -56,7 +70,9 @@ def examples_dataset(patterns: Iterable[str], spec: Dict[str, object],
 
   cache=True holds the serialized records in memory after the first pass:
   reading and un-gzipping the files costs several times more than parsing
-  (docs/benchmarks.md), and it would otherwise dominate every epoch.
+  (docs/benchmarks.md), and it would otherwise dominate every epoch. Above
+  CACHE_MAX_BYTES (fits_in_memory) the files are streamed instead: read in
+  parallel, shuffled in a bounded buffer, parsed in parallel, prefetched.
   """
   ds = tf.data.TFRecordDataset(_files(patterns), compression_type="GZIP",
                                num_parallel_reads=tf.data.AUTOTUNE)

@@ -118,17 +118,21 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   spec = inputs.parse_spec(
       feature_config.user_features + feature_config.item_features, means,
       with_ids=[F.USER_ID, F.ITEM_ID])
-  train = inputs.examples_dataset(data.train_files, spec, config.batch_size,
-                                  shuffle=True, seed=config.seed, repeat=True,
-                                  cache=config.cache_examples)
+  train = inputs.examples_dataset(
+      data.train_files, spec, config.batch_size, shuffle=True,
+      seed=config.seed, repeat=True,
+      cache=config.cache_examples and inputs.fits_in_memory(data.train_files))
   rebalanced = None
   if built.needs_rebalanced:
     if not data.rebalanced_uri:
       raise ValueError(f"{config.model} needs the re-balanced examples Ω_r")
+    rebalanced_files = [example_io.split_pattern(data.rebalanced_uri,
+                                                 "train")]
     rebalanced = inputs.examples_dataset(
-        [example_io.split_pattern(data.rebalanced_uri, "train")], spec,
-        config.batch_size, shuffle=True, seed=config.seed + 1, repeat=True,
-        cache=config.cache_examples)
+        rebalanced_files, spec, config.batch_size, shuffle=True,
+        seed=config.seed + 1, repeat=True,
+        cache=config.cache_examples and inputs.fits_in_memory(
+            rebalanced_files))
   evaluation = inputs.examples_dataset(data.eval_files, spec,
                                        config.batch_size)
   timer = _EpochTimer()
@@ -169,8 +173,11 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
 
 def _rebalanced_frequencies(rebalanced_uri: str) -> Dict[str, int]:
   counts: Dict[str, int] = {}
-  files = tf.io.gfile.glob(example_io.split_pattern(rebalanced_uri, "train"))
-  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-    item, _, _ = example_io.read_id_and_index(record.numpy())
-    counts[item] = counts.get(item, 0) + 1
+  spec = {F.ITEM_ID: tf.io.FixedLenFeature([], tf.string)}
+  for batch in inputs.examples_dataset(
+      [example_io.split_pattern(rebalanced_uri, "train")], spec, 1 << 15):
+    items, n = np.unique(batch[F.ITEM_ID].numpy(), return_counts=True)
+    for item, count in zip(items.tolist(), n.tolist()):
+      key = item.decode()
+      counts[key] = counts.get(key, 0) + count
   return counts

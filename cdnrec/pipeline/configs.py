@@ -94,6 +94,9 @@ class PipelineConfig:
       model last blessed); None trains none.
     eval_k: K of the Evaluator's HR@K / NDCG@K (exact ranking; the index
       recall check uses the index's own K, train.serving_k).
+    eval_users: the Evaluator ranks at most this many held-out users, a
+      seeded sample when there are more (None: all); its metrics carry the
+      standard errors the sample implies.
     thresholds: the blessing bars.
     keep_versions: pushed versions kept in each serving folder.
     warm_start: start training from the last blessed model's weights.
@@ -102,6 +105,7 @@ class PipelineConfig:
   train: config_lib.TrainConfig = config_lib.TrainConfig()
   baseline: Optional[config_lib.TrainConfig] = None
   eval_k: int = 50
+  eval_users: Optional[int] = 20_000
   thresholds: blessing.Thresholds = blessing.Thresholds()
   keep_versions: int = 5
   warm_start: bool = False
@@ -114,6 +118,8 @@ class PipelineConfig:
     self.thresholds.validate()
     if self.eval_k < 1:
       raise ConfigError(f"eval_k must be >= 1, got {self.eval_k}")
+    if self.eval_users is not None and self.eval_users < 1:
+      raise ConfigError(f"eval_users must be >= 1, got {self.eval_users}")
     if self.keep_versions < 1:
       raise ConfigError(f"keep_versions must be >= 1, got "
                         f"{self.keep_versions}")

@@ -107,7 +107,8 @@ def create_pipeline(
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
       item_stats=item_stats.outputs["item_stats"], k=config.eval_k,
-      thresholds=config.thresholds,
+      thresholds=config.thresholds, max_queries=config.eval_users,
+      seed=config.data.seed,
       last_blessed_model=last_blessed.outputs["model"],
       baseline_model=baseline.outputs["model"] if baseline else None)
   pusher = VersionedPusher(

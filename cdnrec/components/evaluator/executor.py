@@ -1,6 +1,10 @@
 """Executor of RetrievalEvaluator: exact full-corpus ranking, the index's
 recall, and the blessing decision (core/blessing.py).
 
+Users are ranked in chunks against blocks of items (core/metrics.py), so
+memory does not grow with the catalog; with more held-out users than
+`max_queries`, a seeded sample of them is ranked (queries.py).
+
 User embeddings come from the trained SavedModel's `embed_examples`
 signature (the serving path), item embeddings from the Trainer's
 Format-Embeddings folder. Every item is a candidate except the user's own
@@ -9,23 +13,23 @@ train items and, when ranking the test item, the validation item
 the index is checked separately.
 """
 
-import collections
 import dataclasses
-import glob
 import json
 import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
+from cdnrec.components.evaluator import queries as queries_lib
 from cdnrec.core import artifacts
 from cdnrec.core import blessing as blessing_lib
-from cdnrec.core import example_io
 from cdnrec.core import item_stats
 from cdnrec.core import metrics as metrics_lib
 from cdnrec.core import model_layout
@@ -34,15 +38,12 @@ from cdnrec.core import uris
 K = "k"
 SPLIT = "split"
 THRESHOLDS = "thresholds"
+MAX_QUERIES = "max_queries"
+SEED = "seed"
 BLESSING_FILE = "blessing.json"
-_BATCH = 1024
+# Queries embedded and ranked per step.
+_BATCH = 512
 _log = logging.getLogger("cdnrec.evaluator")
-
-
-def _records(examples_uri: str, split: str) -> List[bytes]:
-  files = sorted(glob.glob(example_io.split_pattern(examples_uri, split)))
-  return [r.numpy() for r in tf.data.TFRecordDataset(files,
-                                                     compression_type="GZIP")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,28 +68,30 @@ class ServedModel:
         examples=tf.constant(chunk))["embeddings"].numpy()
 
 
-def evaluate(examples_uri: str, served: ServedModel, item_stats_uri: str,
-             k: int, split: str = "test") -> Dict[str, Any]:
+def evaluate(served: ServedModel, item_stats_uri: str, k: int,
+             queries: queries_lib.Queries, split: str = "test"
+             ) -> Dict[str, Any]:
   """Metrics of a trained SavedModel; see `evaluate_embeddings`."""
   return evaluate_embeddings(
-      served.embed, served.item_ids, served.item_vectors, examples_uri,
+      served.embed, served.item_ids, served.item_vectors, queries,
       item_stats.load_item_rows(item_stats_uri), k, split)
 
 
 def index_recall(examples_uri: str, served: ServedModel, split: str = "test",
                  max_queries: int = 2000) -> Tuple[float, int]:
   """(recall, K): the share of the exact top-K items (brute force over every
-  item) that the served index returns for held-out users (the `split`
-  examples); K is the index's own (the Trainer's serving_k)."""
-  queries = _records(examples_uri, split)[:max_queries]
+  item) that the served index returns for held-out users (the first
+  max_queries `split` examples); K is the index's own (the Trainer's
+  serving_k)."""
+  records = queries_lib.first(examples_uri, split, max_queries)
   hits = total = 0
-  for start in range(0, len(queries), _BATCH):
-    chunk = queries[start:start + _BATCH]
+  found = np.zeros((0, 0))
+  for start in range(0, len(records), _BATCH):
+    chunk = records[start:start + _BATCH]
     found = served.signatures["serving_default"](
         examples=tf.constant(chunk))["item_ids"].numpy().astype(str)
-    scores = served.embed(chunk) @ served.item_vectors.T
-    exact = served.item_ids[np.argsort(-scores, axis=1,
-                                       kind="stable")[:, :found.shape[1]]]
+    exact = served.item_ids[metrics_lib.blocked_top_k(
+        served.embed(chunk), served.item_vectors, found.shape[1])]
     hits += sum(len(set(e) & set(f)) for e, f in zip(exact, found))
     total += exact.size
   if not total:
@@ -96,71 +99,81 @@ def index_recall(examples_uri: str, served: ServedModel, split: str = "test",
   return hits / total, found.shape[1]
 
 
+def exclude_splits(split: str) -> List[str]:
+  """What a `split` query's candidates leave out (docs/protocol.md)."""
+  if split not in ("test", "eval"):
+    raise ValueError(f"split must be 'test' or 'eval', got {split!r}")
+  return ["train"] + (["eval"] if split == "test" else [])
+
+
 def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
                         item_ids: np.ndarray, item_vectors: np.ndarray,
-                        examples_uri: str, item_rows, k: int,
+                        queries: queries_lib.Queries, item_rows, k: int,
                         split: str = "test") -> Dict[str, Any]:
   """Full-corpus HR@K / NDCG@K of the `split` items.
 
   Args:
     embed_examples: serialized examples -> user embeddings [n, d].
     item_ids, item_vectors: every catalog item and its embedding.
-    examples_uri: the leave-one-out Examples artifact.
+    queries: the `split` examples to rank and what their users have seen
+      (queries.load with exclude_splits(split)).
     item_rows: ItemStatsGen's rows (the head flags).
     k: cut-off.
     split: "test" (train and eval items excluded) or "eval" (train items
       excluded), the latter for choosing hyperparameters.
 
   Returns:
-    {"k", "split", "excluded", slice: {"count", "hr", "ndcg"}} for slices
-    overall, head, tail.
+    {"k", "split", "excluded", "queries", "population", slice: {"count",
+    "hr", "ndcg", "hr_se", "ndcg_se"}} for slices overall, head, tail.
   """
-  if split not in ("test", "eval"):
-    raise ValueError(f"split must be 'test' or 'eval', got {split!r}")
-  item_ids = np.asarray(item_ids).astype(str)
-  column = {item: i for i, item in enumerate(item_ids)}
-  head = {r.item_id: r.is_head for r in item_rows}
-
-  exclude_splits = ["train"] + (["eval"] if split == "test" else [])
-  seen = collections.defaultdict(list)
-  for s in exclude_splits:
-    for record in _records(examples_uri, s):
-      item, _, user = example_io.read_id_and_index(record)
-      if item in column:  # an older model may not know newer items
-        seen[user].append(column[item])
-
-  queries = _records(examples_uri, split)
-  ranks, is_head = [], []
-  for start in range(0, len(queries), _BATCH):
-    chunk = queries[start:start + _BATCH]
-    scores = embed_examples(chunk) @ item_vectors.T
-    targets, excluded, unknown = [], [], []
-    for record in chunk:
-      item, _, user = example_io.read_id_and_index(record)
-      # An item the model cannot rank (absent from its index) is a miss.
-      unknown.append(item not in column)
-      targets.append(column.get(item, 0))
-      excluded.append(seen[user])
-      is_head.append(head[item])
-    rank = metrics_lib.ranks(scores, np.array(targets), excluded)
-    ranks.append(np.where(unknown, len(item_ids), rank))
+  excluded_splits = exclude_splits(split)
+  model_items = pa.array(np.asarray(item_ids).astype(str), pa.string())
+  heads = {r.item_id: r.is_head for r in item_rows}
+  # An item the model cannot rank (absent from its index) is a miss.
+  target = pc.index_in(queries.item_ids, value_set=model_items)
+  unknown = np.asarray(target.is_null().to_numpy(zero_copy_only=False))
+  target = target.fill_null(0).to_numpy().astype(np.int64)
+  excluded = pc.index_in(queries.excluded_items, value_set=model_items)
+  known = np.asarray(excluded.is_valid().to_numpy(zero_copy_only=False))
+  excluded_rows = queries.excluded_rows[known]
+  excluded_columns = excluded.drop_null().to_numpy().astype(np.int64)
+  order = np.argsort(excluded_rows, kind="stable")
+  excluded_rows, excluded_columns = excluded_rows[order], excluded_columns[order]
+  ranks = []
+  for start in range(0, len(queries.records), _BATCH):
+    chunk = queries.records[start:start + _BATCH]
+    lo, hi = np.searchsorted(excluded_rows, [start, start + len(chunk)])
+    ranks.append(metrics_lib.blocked_ranks(
+        embed_examples(chunk), item_vectors, target[start:start + len(chunk)],
+        excluded_rows[lo:hi] - start, excluded_columns[lo:hi]))
   rank = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-  result = {name: dataclasses.asdict(m) for name, m in
-            metrics_lib.sliced(rank, np.array(is_head, dtype=bool), k).items()}
+  rank = np.where(unknown, len(item_ids), rank)
+  is_head = np.array([heads[i] for i in queries.item_ids.to_pylist()],
+                     dtype=bool)
+  result = {name: dataclasses.asdict(m) for name, m in metrics_lib.sliced(
+      rank, is_head, k, queries.sampled_share).items()}
   result.update({"k": k, "split": split,
-                 "excluded": f"each user's own {' and '.join(exclude_splits)} "
-                             "items"})
+                 "excluded": f"each user's own {' and '.join(excluded_splits)} "
+                             "items",
+                 "queries": len(queries.records),
+                 "population": queries.population})
   return result
 
 
 def format_metrics(result: Dict[str, Any]) -> str:
   k = result["k"]
+  sampled = result.get("queries", 0) < result.get("population", 0)
+  scope = (f"a seeded sample of {result['queries']} of the "
+           f"{result['population']} held-out users" if sampled
+           else "every held-out user")
   lines = [f"{result['split']} metrics, full-corpus ranking excluding "
-           f"{result['excluded']}:"]
+           f"{result['excluded']}, over {scope}:"]
   for name in ("overall", "head", "tail"):
     m = result[name]
+    error = (f"  (standard errors {100 * m['hr_se']:.2f}, "
+             f"{100 * m['ndcg_se']:.2f})" if sampled else "")
     lines.append(f"  {name:<8s} n={m['count']:<6d} HR@{k}={100 * m['hr']:6.2f}"
-                 f"  NDCG@{k}={100 * m['ndcg']:6.2f}")
+                 f"  NDCG@{k}={100 * m['ndcg']:6.2f}{error}")
   return "\n".join(lines)
 
 
@@ -182,9 +195,14 @@ class Executor(base_executor.BaseExecutor):
         **json.loads(exec_properties.get(THRESHOLDS) or "{}"))
     examples_path = uris.local_path(examples.uri)
     stats_path = uris.local_path(stats.uri)
+    max_queries = exec_properties.get(MAX_QUERIES)
     served = ServedModel.load(
         os.path.join(uris.local_path(model.uri), model_layout.SCANN_FORMAT))
-    result = evaluate(examples_path, served, stats_path, k, split)
+    queries = queries_lib.load(
+        examples_path, split, exclude_splits(split),
+        int(max_queries) if max_queries else None,
+        seed=int(exec_properties.get(SEED) or 0))
+    result = evaluate(served, stats_path, k, queries, split)
     recall, index_k = index_recall(examples_path, served, split)
     _log.info("%s", format_metrics(result))
     _log.info("index recall@%d against exact search, held-out %s users: "
@@ -194,10 +212,9 @@ class Executor(base_executor.BaseExecutor):
     reference_metrics = None
     if reference is not None:
       reference_metrics = evaluate(
-          examples_path,
           ServedModel.load(os.path.join(uris.local_path(reference[1].uri),
                                         model_layout.SCANN_FORMAT)),
-          stats_path, k, split)
+          stats_path, k, queries, split)
       _log.info("reference (%s):\n%s", reference[0],
                 format_metrics(reference_metrics))
     decision = blessing_lib.decide(
