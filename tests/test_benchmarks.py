@@ -43,3 +43,18 @@ def test_every_model_timed_gets_the_shared_settings():
                 "distribution": "default", "distinct_items": True}}
   with pytest.raises(SystemExit, match="must look like"):
     train.models_to_time([], ["two_tower={}"])
+
+
+def test_scale_reads_sizes_and_fits_the_growth_exponent():
+  from cdnrec.bench import scale
+  assert [scale.parse_size(s) for s in ("20M", "500K", "1500", "1.5M")] == [
+      20_000_000, 500_000, 1500, 1_500_000]
+  with pytest.raises(ValueError, match="not a size"):
+    scale.parse_size("lots")
+  assert scale.exponent([10**6, 4 * 10**6], [10.0, 40.0]) == pytest.approx(1.0)
+  assert scale.exponent([10**6, 2 * 10**6, 4 * 10**6],
+                        [1.0, 4.0, 16.0]) == pytest.approx(2.0)
+  # 20M interactions: 500K users and 1M items, one epoch, no baseline.
+  argv = scale.command(20_000_000, "out", [])
+  assert argv[argv.index("--users") + 1] == "500000"
+  assert argv[argv.index("--items") + 1] == "1000000"

@@ -1,14 +1,17 @@
-"""Beam: the item-statistics and Ω_r component (ItemStatsGen's executor) on
-generated interactions, under the DirectRunner in multi-process mode and,
-for comparison, in-memory.
+"""Beam: the data components (ExampleGen, then ItemStatsGen on its output)
+on a generated log, under the DirectRunner in-memory and multi-process.
 
-The input is an Examples artifact written directly (not through
-ExampleGen, which would dominate the time): Zipf-popular items, one
-validation and one test interaction per user, a few features per example
-like the real ones. Each run is a separate process; its wall time, input
-elements per second, and peak resident memory of the whole process tree
-(workers included, sampled every 0.2 s) are reported. Prints a table and
-writes beam.json.
+The input is the embedded generator's RecBole files (one user per 40
+interactions, one item per 20). Each component runs in its own process
+through `components/local.py`, the executors the pipeline runs; its wall
+time, interactions per second (interactions of the log for ExampleGen, of
+the train split for ItemStatsGen) and the peak resident memory of its
+process tree (Beam's workers included, sampled every 0.2 s) are reported.
+
+`--code-dir PATH` runs the components of another checkout of this
+repository (e.g. `git worktree add ../old c7fa258`) on the same input, so
+two versions are measured side by side on one machine, one after the other.
+Prints a table and writes beam.json.
 """
 
 import argparse
@@ -18,92 +21,56 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-import numpy as np
+from cdnrec.bench import scale
 
 RUNNERS = {
+    "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     "multi_processing": ["--direct_running_mode=multi_processing",
                          "--direct_num_workers=2"],
-    "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
 }
 
-
-def generate(directory: str, n: int, seed: int = 0) -> Dict:
-  """An Examples artifact (train/eval/test) and an item catalog with n
-  interactions; reused when already there."""
-  import tensorflow as tf
-  from cdnrec.core import features as F
-  from cdnrec.core import artifacts
-  from cdnrec.core import example_io
-  marker = os.path.join(directory, "generated.json")
-  if os.path.exists(marker):
-    with open(marker) as f:
-      return json.load(f)
-  rng = np.random.default_rng(seed)
-  n_users = max(100, n // 50)
-  n_items = max(100, n // 200)
-  weights = 1.0 / np.arange(1, n_items + 1) ** 1.1
-  items = rng.choice(n_items, size=n, p=weights / weights.sum())
-  users = np.concatenate([np.arange(n_users),
-                          rng.integers(0, n_users, n - n_users)])
-  ages = rng.integers(18, 70, n_users)
-  genres = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]
-  item_genre = rng.integers(0, len(genres), n_items)
-  # The last two interactions of each user (in order) are held out.
-  last = {}
-  for row, user in enumerate(users):
-    last.setdefault(user, []).append(row)
-  split = np.zeros(n, dtype=np.int8)  # 0 train, 1 eval, 2 test
-  for rows in last.values():
-    if len(rows) >= 3:
-      split[rows[-2]], split[rows[-1]] = 1, 2
-  feature = lambda i: {
-      "user_age": example_io._float(float(ages[users[i]])),  # pylint: disable=protected-access
-      "item_class": example_io._bytes([genres[item_genre[items[i]]]])}  # pylint: disable=protected-access
-  shards = 8
-  writers = {}
-  for s, name in enumerate(example_io.SPLITS):
-    os.makedirs(example_io.split_dir(os.path.join(directory, "examples"),
-                                     name), exist_ok=True)
-    writers[s] = [tf.io.TFRecordWriter(
-        os.path.join(example_io.split_dir(os.path.join(directory, "examples"),
-                                          name),
-                     f"{example_io.FILE_PREFIX}-{k:05d}.gz"),
-        options="GZIP") for k in range(shards if s == 0 else 1)]
-  for i in range(n):
-    f = feature(i)
-    record = example_io.interaction_example(
-        f"u{users[i]}", f"i{items[i]}", float(i), int(items[i]),
-        {"user_age": f["user_age"]}, {"item_class": f["item_class"]})
-    group = writers[int(split[i])]
-    group[i % len(group)].write(record)
-  for group in writers.values():
-    for w in group:
-      w.close()
-  catalog = os.path.join(directory, "catalog")
-  os.makedirs(catalog, exist_ok=True)
-  with tf.io.TFRecordWriter(os.path.join(catalog, artifacts.CATALOG_FILE),
-                            options="GZIP") as w:
-    for item in range(n_items):
-      w.write(example_io.catalog_example(
-          f"i{item}", item,
-          {"item_class": example_io._bytes([genres[item_genre[item]]])}))  # pylint: disable=protected-access
-  info = {"interactions": n, "users": n_users, "items": n_items,
-          "train": int((split == 0).sum())}
-  with open(marker, "w") as f:
-    json.dump(info, f)
-  del F
-  return info
+# Run with the checkout under test first on sys.path; uses only the
+# local.py functions every version since c2a7114 has.
+_JOB = """
+import json, sys
+import cdnrec
+from cdnrec.components import local
+component, data_dir, out, beam_args = sys.argv[1:5]
+outputs = local.DataArtifacts(out)
+if component == "ExampleGen":
+  local.run_example_gen(outputs, data_dir, beam_args=json.loads(beam_args))
+else:
+  local.run_item_stats(outputs, head_fraction=0.2, seed=0,
+                       beam_args=json.loads(beam_args))
+  print(open(outputs.uri("item_stats") + "/summary.json").read())
+"""
 
 
-def _run(source: str, out: str, beam_args: List[str]) -> Dict:
+def generate(directory: str, n: int) -> str:
+  """The embedded generator's files for n interactions (reused)."""
+  from cdnrec.data import synthetic
+  data_dir = os.path.join(directory, "data")
+  if not os.path.exists(os.path.join(data_dir, "synthetic.inter")):
+    synthetic.generate(synthetic.SyntheticConfig(
+        n_users=max(3000, n // 40), n_items=max(2000, n // 20),
+        n_interactions=n, seed=0), data_dir)
+  return data_dir
+
+
+def _run(component: str, data_dir: str, out: str, beam_args: List[str],
+         code_dir: Optional[str]) -> Dict:
   import psutil
+  env = dict(os.environ)
+  if code_dir:
+    env["PYTHONPATH"] = os.path.abspath(code_dir) + os.pathsep + env.get(
+        "PYTHONPATH", "")
   started = time.perf_counter()
   process = subprocess.Popen(
-      [sys.executable, "-m", "cdnrec.bench.item_stats_job", source, out,
+      [sys.executable, "-c", _JOB, component, data_dir, out,
        json.dumps(beam_args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True)
+      text=True, env=env, cwd=os.path.abspath(code_dir or "."))
   root = psutil.Process(process.pid)
   peak = 0
   while process.poll() is None:
@@ -117,11 +84,14 @@ def _run(source: str, out: str, beam_args: List[str]) -> Dict:
   stdout, stderr = process.communicate()
   seconds = time.perf_counter() - started
   if process.returncode != 0:
-    raise RuntimeError(f"ItemStatsGen failed (exit {process.returncode}, "
+    raise RuntimeError(f"{component} failed (exit {process.returncode}, "
                        f"peak {peak / 1e9:.2f} GB):\n{stderr[-3000:]}")
-  summary = json.loads(stdout[stdout.index("{"):])
-  return {"seconds": seconds, "peak_rss_gb": peak / 1e9,
-          "rebalanced_size": summary["rebalanced_size"]}
+  out_info = {"seconds": seconds, "peak_rss_gb": peak / 1e9}
+  if component == "ItemStatsGen":
+    summary = json.loads(stdout[stdout.index("{"):])
+    out_info.update(train=summary["n_train_interactions"],
+                    rebalanced_size=summary["rebalanced_size"])
+  return out_info
 
 
 def main(argv=None) -> int:
@@ -129,45 +99,54 @@ def main(argv=None) -> int:
                                    description=__doc__,
                                    formatter_class=argparse.RawTextHelpFormatter)
   parser.add_argument("--out", required=True)
-  parser.add_argument("--sizes", default="1000000,10000000")
-  parser.add_argument("--runners", default="multi_processing,in_memory")
+  parser.add_argument("--sizes", default="1M,5M")
+  parser.add_argument("--runners", default="in_memory,multi_processing")
+  parser.add_argument("--code-dir", action="append", default=None,
+                      help="a checkout whose components to measure "
+                           "(repeatable; default: this one)")
   args = parser.parse_args(argv)
+  versions = args.code_dir or [None]
   results = []
-  for n in (int(s) for s in args.sizes.split(",")):
-    source = os.path.join(args.out, f"interactions_{n}")
+  for n in (scale.parse_size(s) for s in args.sizes.split(",")):
     started = time.perf_counter()
-    info = generate(source, n)
+    data_dir = generate(os.path.join(args.out, f"n{n}"), n)
     print(f"{n} interactions ready ({time.perf_counter() - started:.0f}s)",
           flush=True)
-    for runner in args.runners.split(","):
-      out = os.path.join(args.out, f"run_{n}_{runner}")
-      try:
-        measured = _run(source, out, RUNNERS[runner])
-      except RuntimeError as e:
-        # A run that fails (e.g. killed for memory) is a result too: it is
-        # reported in the table and the JSON, and the other runs go on.
-        print(f"  {runner}: FAILED\n{e}", flush=True)
-        results.append({"interactions": n, "runner": runner,
-                        "error": str(e)[-500:]})
-        continue
-      measured.update(interactions=n, runner=runner, items=info["items"],
-                      users=info["users"],
-                      elements_per_second=n / measured["seconds"])
-      results.append(measured)
-      print(f"  {runner}: {measured['seconds']:.0f}s, "
-            f"{measured['elements_per_second']:.0f} interactions/s, peak "
-            f"{measured['peak_rss_gb']:.2f} GB", flush=True)
-  print(f"\nItemStatsGen (frequencies, head/tail, Ω_r), {platform.node()} "
-        f"({os.cpu_count()} cores)")
-  print(f"{'interactions':>12} {'runner':>17} {'seconds':>8} "
-        f"{'interactions/s':>15} {'peak GB':>8} {'|Ω_r|':>9}")
+    for version in versions:
+      label = version or "this checkout"
+      for runner in args.runners.split(","):
+        out = os.path.join(args.out, f"n{n}", f"{runner}_{len(results)}")
+        row = {"interactions": n, "runner": runner, "code": label}
+        try:
+          row["ExampleGen"] = _run("ExampleGen", data_dir, out,
+                                   RUNNERS[runner], version)
+          row["ItemStatsGen"] = _run("ItemStatsGen", data_dir, out,
+                                     RUNNERS[runner], version)
+        except RuntimeError as e:
+          # A failed run (e.g. killed for memory) is a result too.
+          print(f"  {label} {runner}: FAILED\n{e}", flush=True)
+          row["error"] = str(e)[-500:]
+        results.append(row)
+        if "error" not in row:
+          eg, isg = row["ExampleGen"], row["ItemStatsGen"]
+          print(f"  {label} {runner}: ExampleGen {eg['seconds']:.0f}s "
+                f"{eg['peak_rss_gb']:.2f} GB, ItemStatsGen "
+                f"{isg['seconds']:.0f}s {isg['peak_rss_gb']:.2f} GB",
+                flush=True)
+  print(f"\nExampleGen (n = log interactions) and ItemStatsGen (n = train "
+        f"interactions), {platform.node()} ({os.cpu_count()} cores)")
+  print(f"{'interactions':>12} {'runner':>17} {'component':>13} {'seconds':>8} "
+        f"{'n/s':>9} {'peak GB':>8}  code")
   for r in results:
     if "error" in r:
-      print(f"{r['interactions']:>12} {r['runner']:>17}   failed (see above)")
+      print(f"{r['interactions']:>12} {r['runner']:>17}   failed  {r['code']}")
       continue
-    print(f"{r['interactions']:>12} {r['runner']:>17} {r['seconds']:>8.0f} "
-          f"{r['elements_per_second']:>15.0f} {r['peak_rss_gb']:>8.2f} "
-          f"{r['rebalanced_size']:>9}")
+    for component in ("ExampleGen", "ItemStatsGen"):
+      m = r[component]
+      n = m.get("train", r["interactions"])
+      print(f"{r['interactions']:>12} {r['runner']:>17} {component:>13} "
+            f"{m['seconds']:>8.0f} {n / m['seconds']:>9.0f} "
+            f"{m['peak_rss_gb']:>8.2f}  {r['code']}")
   path = os.path.join(args.out, "beam.json")
   with open(path, "w") as f:
     json.dump({"machine": f"{platform.node()} {os.cpu_count()} cores",

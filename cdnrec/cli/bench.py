@@ -9,7 +9,8 @@ BENCHMARKS = {"train": "cdnrec.bench.train",
               "retrieval": "cdnrec.bench.retrieval",
               "beam": "cdnrec.bench.beam",
               "pipeline": "cdnrec.bench.pipeline",
-              "profile": "cdnrec.bench.profile"}
+              "profile": "cdnrec.bench.profile",
+              "scale": "cdnrec.bench.scale"}
 
 
 def main(argv: List[str]) -> int:
