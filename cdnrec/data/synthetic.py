@@ -36,9 +36,11 @@ N_REGIONS = 10
 WORDS_PER_GENRE = 25
 N_GENERIC_WORDS = 150
 FIRST_YEAR, LAST_YEAR = 1930, 2020
-# Above this many (user, item) pairs, scoring every pair would take hours;
-# the log is sampled per interaction instead (synthetic_scale.py).
-EXACT_PAIR_LIMIT = 2 * 10**9
+# Above this many (user, item) pairs, scoring every pair would take hours
+# and more memory than the machine has (the top-up step holds a users x
+# items matrix); the log is sampled per interaction instead
+# (synthetic_scale.py).
+EXACT_PAIR_LIMIT = 10**8
 
 
 @dataclasses.dataclass(frozen=True)

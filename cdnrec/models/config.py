@@ -20,6 +20,7 @@ MODELS = SINGLE_USER_MODELS + BILATERAL_MODELS
 ALPHA_UNITS = ("epoch", "step")
 CDN_LOSSES = ("joint", "separate")
 REGULARIZER_BATCHES = ("drawn", "thinned")
+SPARSE_UPDATES = ("auto", "lazy", "dense")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
 
 
@@ -74,6 +75,11 @@ class TrainConfig:
       and give every row its item's embedding (modules/distinct_items.py):
       faster, and rows of one item share a dropout mask; False (default)
       runs it on every row.
+    sparse_updates: how Adam updates embedding tables: "dense" (Keras's
+      Adam: every row's moments every step, a cost that grows with the
+      vocabulary), "lazy" (only the rows in the batch; optimizer.py) or
+      "auto" (lazy when an id vocabulary has over
+      optimizer.AUTO_LAZY_ROWS rows).
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch when they are small enough
       (inputs.CACHE_MAX_BYTES); larger ones are always streamed.
@@ -112,6 +118,7 @@ class TrainConfig:
   class_balance_beta: float = 0.999
   distinct_items: bool = False
   cache_examples: bool = True
+  sparse_updates: str = "auto"
   distribution: str = "default"
 
   @classmethod
@@ -150,6 +157,9 @@ class TrainConfig:
     if self.cdn_loss not in CDN_LOSSES:
       raise ConfigError(f"cdn_loss must be 'joint' or 'separate', got "
                        f"{self.cdn_loss!r}")
+    if self.sparse_updates not in SPARSE_UPDATES:
+      raise ConfigError(f"sparse_updates must be one of {list(SPARSE_UPDATES)},"
+                        f" got {self.sparse_updates!r}")
     if self.regularizer_batch not in REGULARIZER_BATCHES:
       raise ConfigError(f"regularizer_batch must be 'drawn' or 'thinned', got "
                        f"{self.regularizer_batch!r}")

@@ -19,6 +19,7 @@ from cdnrec.models import config as config_lib
 from cdnrec.models import distribute
 from cdnrec.models import export
 from cdnrec.models import inputs
+from cdnrec.models import optimizer as optimizer_lib
 from cdnrec.models import registry
 from cdnrec.models import warm_start
 from cdnrec.models.modules import sampling
@@ -110,8 +111,10 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     built = registry.build(config, feature_config, vocab, frequencies,
                            steps_per_epoch, rebalanced_frequencies, head_items,
                            rebalance_cap=summary.rebalance_cap)
-    built.model.compile(
-        optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+    built.model.compile(optimizer=optimizer_lib.make(
+        config.learning_rate, config.sparse_updates,
+        max((len(vocab.tokens.get(name, ())) for name in (F.USER_ID, F.ITEM_ID)),
+            default=0)))
   _log.info("training %s for %d epochs of %d steps", config.model,
             config.epochs, steps_per_epoch)
 
