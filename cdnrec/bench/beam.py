@@ -1,8 +1,8 @@
 """Beam: the data components (ExampleGen, then ItemStatsGen on its output)
 on a generated log, under the DirectRunner in-memory and multi-process.
 
-The input is the embedded generator's RecBole files (one user per 40
-interactions, one item per 20). Each component runs in its own process
+The input is the embedded generator's RecBole files (by default one user
+per 40 interactions and one item per 20, the shape of `bench scale`). Each component runs in its own process
 through `components/local.py`, the executors the pipeline runs; its wall
 time, interactions per second (interactions of the log for ExampleGen, of
 the train split for ItemStatsGen) and the peak resident memory of its
@@ -48,13 +48,13 @@ else:
 """
 
 
-def generate(directory: str, n: int) -> str:
+def generate(directory: str, n: int, per_user: int, per_item: int) -> str:
   """The embedded generator's files for n interactions (reused)."""
   from cdnrec.data import synthetic
-  data_dir = os.path.join(directory, "data")
+  data_dir = os.path.join(directory, f"data-u{per_user}-i{per_item}")
   if not os.path.exists(os.path.join(data_dir, "synthetic.inter")):
     synthetic.generate(synthetic.SyntheticConfig(
-        n_users=max(3000, n // 40), n_items=max(2000, n // 20),
+        n_users=max(3000, n // per_user), n_items=max(2000, n // per_item),
         n_interactions=n, seed=0), data_dir)
   return data_dir
 
@@ -101,6 +101,8 @@ def main(argv=None) -> int:
   parser.add_argument("--out", required=True)
   parser.add_argument("--sizes", default="1M,5M")
   parser.add_argument("--runners", default="in_memory,multi_processing")
+  parser.add_argument("--interactions-per-user", type=int, default=40)
+  parser.add_argument("--interactions-per-item", type=int, default=20)
   parser.add_argument("--code-dir", action="append", default=None,
                       help="a checkout whose components to measure "
                            "(repeatable; default: this one)")
@@ -109,7 +111,8 @@ def main(argv=None) -> int:
   results = []
   for n in (scale.parse_size(s) for s in args.sizes.split(",")):
     started = time.perf_counter()
-    data_dir = generate(os.path.join(args.out, f"n{n}"), n)
+    data_dir = generate(os.path.join(args.out, f"n{n}"), n,
+                        args.interactions_per_user, args.interactions_per_item)
     print(f"{n} interactions ready ({time.perf_counter() - started:.0f}s)",
           flush=True)
     for version in versions:
@@ -118,21 +121,17 @@ def main(argv=None) -> int:
         out = os.path.join(args.out, f"n{n}", f"{runner}_{len(results)}")
         row = {"interactions": n, "runner": runner, "code": label}
         try:
-          row["ExampleGen"] = _run("ExampleGen", data_dir, out,
-                                   RUNNERS[runner], version)
-          row["ItemStatsGen"] = _run("ItemStatsGen", data_dir, out,
-                                     RUNNERS[runner], version)
+          for component in ("ExampleGen", "ItemStatsGen"):
+            row[component] = _run(component, data_dir, out, RUNNERS[runner],
+                                  version)
+            print(f"  {label} {runner} {component}: "
+                  f"{row[component]['seconds']:.0f}s, peak "
+                  f"{row[component]['peak_rss_gb']:.2f} GB", flush=True)
         except RuntimeError as e:
           # A failed run (e.g. killed for memory) is a result too.
           print(f"  {label} {runner}: FAILED\n{e}", flush=True)
           row["error"] = str(e)[-500:]
         results.append(row)
-        if "error" not in row:
-          eg, isg = row["ExampleGen"], row["ItemStatsGen"]
-          print(f"  {label} {runner}: ExampleGen {eg['seconds']:.0f}s "
-                f"{eg['peak_rss_gb']:.2f} GB, ItemStatsGen "
-                f"{isg['seconds']:.0f}s {isg['peak_rss_gb']:.2f} GB",
-                flush=True)
   print(f"\nExampleGen (n = log interactions) and ItemStatsGen (n = train "
         f"interactions), {platform.node()} ({os.cpu_count()} cores)")
   print(f"{'interactions':>12} {'runner':>17} {'component':>13} {'seconds':>8} "

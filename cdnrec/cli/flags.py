@@ -96,6 +96,10 @@ def add_blessing(parser: argparse.ArgumentParser) -> None:
   group.add_argument("--eval-k", "--top-k", dest="eval_k", type=int,
                      default=_PIPELINE.eval_k,
                      help="K of the evaluation's HR@K / NDCG@K")
+  group.add_argument("--eval-users", type=int, default=_PIPELINE.eval_users,
+                     help="rank at most this many held-out users, a seeded "
+                          "sample when there are more (0: all); the metrics "
+                          "then carry standard errors")
   group.add_argument("--baseline", default=configs.AUTO_BASELINE,
                      help="model trained beside it in the same run; the "
                           "first run is compared against it, later runs "
@@ -208,7 +212,7 @@ def pipeline_config(args, data_dir: Optional[str] = None
   config = configs.PipelineConfig(
       data=data, train=train,
       baseline=configs.baseline_config(args.baseline, train),
-      eval_k=args.eval_k,
+      eval_k=args.eval_k, eval_users=args.eval_users or None,
       thresholds=blessing.Thresholds(
           max_regression=args.max_regression, min_tail_hr=args.min_tail_hr,
           min_tail_ndcg=args.min_tail_ndcg,
