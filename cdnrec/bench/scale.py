@@ -125,9 +125,14 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
   results = []
+  os.makedirs(args.out, exist_ok=True)
   for n in sizes:
     results.append(_run(n, os.path.join(args.out, f"n{n}"), args.run_arg))
     r = results[-1]
+    # Written after every size, so a later failure loses nothing measured.
+    with open(os.path.join(args.out, "scale.json"), "w") as f:
+      json.dump({"machine": f"{platform.node()} {os.cpu_count()} cores",
+                 "results": results}, f, indent=2)
     print(f"{n} interactions: {r['total_seconds']:.0f}s, peak "
           f"{r['peak_gb_total']:.2f} GB", flush=True)
   names = list(dict.fromkeys(
@@ -145,7 +150,8 @@ def main(argv=None) -> int:
       gb = (r["peak_gb_total"] if name == "whole run"
             else r["peak_gb"].get(name, math.nan))
       secs.append(s)
-      cells.append(f"{s:>8.0f}s {r['interactions'] / s:>9,.0f} {gb:>5.1f}")
+      rate = r["interactions"] / s if s > 0 else math.nan
+      cells.append(f"{s:>8.1f}s {rate:>9,.0f} {gb:>5.1f}")
     print(f"{name:<28}" + "".join(f"{c:>24}" for c in cells) +
           f"  {exponent(sizes, secs):>8.2f}")
   path = os.path.join(args.out, "scale.json")
