@@ -1,5 +1,5 @@
 """The columnar ExampleGen and ItemStatsGen write what the row-by-row ones
-did at c7fa258 (tests/golden/capture.py): the same splits, features, item
+did before the rewrite (tests/golden/capture.py): the same splits, features, item
 indexes, catalog, frequencies, head/tail, summary and Ω_r."""
 
 import json

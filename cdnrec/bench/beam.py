@@ -9,7 +9,7 @@ the train split for ItemStatsGen) and the peak resident memory of its
 process tree (Beam's workers included, sampled every 0.2 s) are reported.
 
 `--code-dir PATH` runs the components of another checkout of this
-repository (e.g. `git worktree add ../old c7fa258`) on the same input, so
+repository (e.g. a `git worktree` of an older commit) on the same input, so
 two versions are measured side by side on one machine, one after the other.
 Prints a table and writes beam.json.
 """
@@ -31,8 +31,8 @@ RUNNERS = {
                          "--direct_num_workers=2"],
 }
 
-# Run with the checkout under test first on sys.path; uses only the
-# local.py functions every version since c2a7114 has.
+# Run with the checkout under test first on sys.path; uses only local.py
+# functions that older versions have too (docs/benchmarks.md names them).
 _JOB = """
 import json, sys
 import cdnrec

@@ -11,7 +11,7 @@ message is a repeated map entry field, and repeated entries concatenate.
 
 import struct
 import zlib
-from typing import Dict, Iterable, Iterator, List, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import google_crc32c
 import numpy as np
@@ -191,15 +191,6 @@ def bytes_entry(key: str, values: Iterable[bytes]) -> List[bytes]:
     entry = k + b"\x12" + _len(len(feature)) + feature
     out.append(b"\n" + _len(len(entry)) + entry)
   return out
-
-
-def examples(*columns: Sequence[bytes]) -> Iterator[bytes]:
-  """Row r's Example: the concatenation of columns[k][r] for every k (each
-  a Features payload, e.g. from feature_entries) wrapped as Example.features."""
-  join = b"".join
-  for row in zip(*columns):
-    body = join(row)
-    yield join((b"\n", _len(len(body)), body))
 
 
 _MASK_DELTA = 0xA282EAD8

@@ -4,8 +4,9 @@
 the cdnrec on sys.path over two inputs (the hand-written toy files and a
 small generated log) and writes every example, the catalog, the item
 statistics and Ω_r as sorted JSON. tests/golden/data_components.json was
-captured this way at commit c7fa258, before the columnar rewrite;
-test_golden.py re-captures with today's code and compares.
+captured this way with the row-by-row components, before the columnar
+rewrite (docs/design.md names the commit); test_golden.py re-captures
+with today's code and compares.
 """
 
 import glob
