@@ -47,7 +47,7 @@ def _write(directory, name="toy", inter=INTER, item=ITEM, user=USER):
 
 def _run(tmp_path, data_dir, max_bad_rows=1):
   return local.run_example_gen(local.DataArtifacts(str(tmp_path)), data_dir,
-                               max_bad_rows=max_bad_rows)
+                               max_bad_rows=max_bad_rows)[:2]
 
 
 def _read(pattern):
@@ -132,7 +132,7 @@ def test_feature_selection_overrides_the_default(tmp_path):
   examples, catalog = _run(tmp_path, _write(str(tmp_path / "data")))
   with open(os.path.join(catalog.uri, artifacts.FEATURES_FILE)) as f:
     assert "item_year" in f.read()
-  _, catalog = local.run_example_gen(
+  _, catalog, _ = local.run_example_gen(
       local.DataArtifacts(str(tmp_path / "second")), str(tmp_path / "data"),
       max_bad_rows=1, features={"item": ["genres"], "user": []})
   from cdnrec.core import features as F
@@ -145,3 +145,43 @@ def test_feature_selection_overrides_the_default(tmp_path):
     local.run_example_gen(
         local.DataArtifacts(str(tmp_path / "third")), str(tmp_path / "data"),
         max_bad_rows=1, features={"item": ["plot"]})
+
+
+def _user_items(rows):
+  users = {}
+  for r in rows:
+    users.setdefault(r["user_id"][0], set()).add(r["item_id"][0])
+  return users
+
+
+def test_statistics_sample_is_everything_for_a_small_log(tmp_path):
+  examples, _, sample = local.run_example_gen(
+      local.DataArtifacts(str(tmp_path / "out")),
+      _write(str(tmp_path / "data")), max_bad_rows=1)
+  for split in example_io.SPLITS:
+    assert _pairs(_read(example_io.split_pattern(sample.uri, split))) == (
+        _pairs(_read(example_io.split_pattern(examples.uri, split))))
+
+
+def test_statistics_sample_holds_whole_users_about_the_budget(tmp_path):
+  lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+  lines += [f"u{u}\tm{(u * 7 + k) % 50}\t{k}" for u in range(300)
+            for k in range(10)]
+  data = _write(str(tmp_path / "data"), inter="\n".join(lines) + "\n",
+                item=None, user=None)
+  examples, _, sample = local.run_example_gen(
+      local.DataArtifacts(str(tmp_path / "out")), data,
+      statistics_sample_size=600)
+  sampled, everyone = {}, {}
+  for split in example_io.SPLITS:
+    for users, uri in ((sampled, sample.uri), (everyone, examples.uri)):
+      for user, items in _user_items(
+          _read(example_io.split_pattern(uri, split))).items():
+        users.setdefault(user, set()).update(items)
+  # Every sampled user brings all of its interactions, in every split.
+  assert all(items == everyone[user] for user, items in sampled.items())
+  n = sum(len(items) for items in sampled.values())
+  # 600 of 3,000 rows expected: 60 of 300 users, binomial sd about 7.
+  assert 300 <= n <= 900
+  assert sample.get_int_custom_property("sampled_examples") == n
+  assert sample.get_int_custom_property("examples") == 3000

@@ -221,7 +221,7 @@ def test_example_gen_reads_other_formats(tmp_path):
   from cdnrec.components import local
   from cdnrec.core import example_io
   source = _ml100k(tmp_path)
-  examples, catalog = local.run_example_gen(
+  examples, catalog, _ = local.run_example_gen(
       local.DataArtifacts(str(tmp_path / "out")), source,
       data_format="movielens-100k")
   counts = {s: sum(1 for _ in tf.data.TFRecordDataset(

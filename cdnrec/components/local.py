@@ -83,22 +83,29 @@ def run_example_gen(out: DataArtifacts, data_dir: str, seed: int = 0,
                     data_format: str = "recbole", max_bad_rows: int = 0,
                     reader_config: Optional[Mapping[str, Any]] = None,
                     features: Optional[Mapping[str, List[str]]] = None,
-                    beam_args: Sequence[str] = IN_MEMORY_BEAM_ARGS
-                    ) -> Tuple[artifact_lib.Artifact, artifact_lib.Artifact]:
-  """LeaveOneOutExampleGen's executor; returns the (examples, item catalog)
-  artifacts it wrote, with the properties it set."""
+                    beam_args: Sequence[str] = IN_MEMORY_BEAM_ARGS,
+                    statistics_sample_size: int = (
+                        example_gen.DEFAULT_STATISTICS_SAMPLE_SIZE)
+                    ) -> Tuple[artifact_lib.Artifact, artifact_lib.Artifact,
+                               artifact_lib.Artifact]:
+  """LeaveOneOutExampleGen's executor; returns the (examples, item catalog,
+  statistics sample) artifacts it wrote, with the properties it set."""
   examples = artifact(standard_artifacts.Examples, out.uri("examples"))
   catalog = artifact(artifacts.ItemCatalog, out.uri("item_catalog"))
+  sample = artifact(standard_artifacts.Examples,
+                    out.uri("statistics_examples"))
   example_gen.Executor(_context(beam_args, out.uri("tmp"))).Do(
-      {}, {"examples": [examples], "item_catalog": [catalog]},
+      {}, {"examples": [examples], "item_catalog": [catalog],
+           example_gen.STATISTICS_EXAMPLES: [sample]},
       {example_gen.DATA_DIR: data_dir, example_gen.SEED: seed,
        example_gen.DATA_FORMAT: data_format,
        example_gen.MAX_BAD_ROWS: max_bad_rows,
        example_gen.READER_CONFIG: json.dumps(dict(reader_config or {}),
                                              sort_keys=True),
        example_gen.FEATURES: json.dumps(dict(features or {}),
-                                        sort_keys=True)})
-  return examples, catalog
+                                        sort_keys=True),
+       example_gen.STATISTICS_SAMPLE_SIZE: statistics_sample_size})
+  return examples, catalog, sample
 
 
 def run_item_stats(out: DataArtifacts, head_fraction: float, seed: int = 0,

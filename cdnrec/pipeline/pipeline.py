@@ -1,6 +1,7 @@
 """The CDN retrieval pipeline as one pure function.
 
-ExampleGen (leave-one-out) -> StatisticsGen -> SchemaGen -> ExampleValidator
+ExampleGen (leave-one-out) -> StatisticsGen (a sample of users) -> SchemaGen
+                           -> ExampleValidator
                            -> AnomaliesCheck (fails the run on anomalies)
                            -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
                            -> CdnTrainer -> RetrievalEvaluator -> VersionedPusher
@@ -12,7 +13,6 @@ No paths or orchestrator are hard-coded: runners pass them in.
 
 from typing import List, Optional
 
-import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
@@ -23,7 +23,6 @@ from cdnrec.components.item_stats import ItemStatsGen
 from cdnrec.components.pusher import VersionedPusher
 from cdnrec.components.trainer import CdnTrainer
 from cdnrec.pipeline import configs
-from cdnrec.pipeline import data_size
 
 
 def create_pipeline(
@@ -63,11 +62,10 @@ def create_pipeline(
       max_bad_rows=data.max_bad_rows, reader_config=dict(data.reader_config),
       features={side: list(columns)
                 for side, columns in (data.features or {}).items()})
-  sample_rate = data_size.statistics_sample_rate(data.data_dir)
+  # Statistics, schema and validation see a bounded sample of users: TFDV
+  # decodes every example it is given, even when it samples.
   statistics_gen = tfx.components.StatisticsGen(
-      examples=example_gen.outputs["examples"],
-      stats_options=(tfdv.StatsOptions(sample_rate=sample_rate)
-                     if sample_rate else None))
+      examples=example_gen.outputs["statistics_examples"])
   if data.schema_path:
     schema_gen = tfx.components.ImportSchemaGen(schema_file=data.schema_path)
   else:

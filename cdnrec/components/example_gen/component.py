@@ -9,7 +9,9 @@ train (ties broken by the item's first appearance in the log; users with
 fewer than three interactions stay all in train). Each example carries the
 user's and the item's features. A second output, the ItemCatalog, lists every
 item with its content features: the Trainer indexes all of them, including
-items no user touched in train.
+items no user touched in train. A third output, `statistics_examples`, holds
+every example of a seeded sample of users, about `statistics_sample_size`
+in all, for StatisticsGen (the whole data when it is no bigger).
 """
 
 import hashlib
@@ -55,6 +57,8 @@ class LeaveOneOutExampleGenSpec(component_spec.ComponentSpec):
       executor.MAX_BAD_ROWS: component_spec.ExecutionParameter(type=int),
       executor.READER_CONFIG: component_spec.ExecutionParameter(type=str),
       executor.FEATURES: component_spec.ExecutionParameter(type=str),
+      executor.STATISTICS_SAMPLE_SIZE: component_spec.ExecutionParameter(
+          type=int),
       "input_fingerprint": component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {}
@@ -63,6 +67,8 @@ class LeaveOneOutExampleGenSpec(component_spec.ComponentSpec):
           type=standard_artifacts.Examples),
       "item_catalog": component_spec.ChannelParameter(
           type=artifacts.ItemCatalog),
+      executor.STATISTICS_EXAMPLES: component_spec.ChannelParameter(
+          type=standard_artifacts.Examples),
   }
 
 
@@ -76,7 +82,9 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
                data_format: str = "recbole", max_bad_rows: int = 0,
                reader_config: Optional[Dict] = None,
                features: Optional[Dict] = None,
-               input_fingerprint: Optional[str] = None):
+               input_fingerprint: Optional[str] = None,
+               statistics_sample_size: int = (
+                   executor.DEFAULT_STATISTICS_SAMPLE_SIZE)):
     """Args:
       data_dir: the dataset's folder, in the layout data_format names.
       seed: orders interactions of datasets without timestamps.
@@ -88,13 +96,22 @@ class LeaveOneOutExampleGen(base_beam_component.BaseBeamComponent):
         every column of the user / item file.
       input_fingerprint: defaults to a hash of the files' names, sizes and
         modification times, computed when the pipeline is built.
+      statistics_sample_size: about how many examples the second Examples
+        output, `statistics_examples`, holds for StatisticsGen: every
+        example of a seeded sample of users (all users of a smaller log).
     """
+    if statistics_sample_size < 1:
+      raise ValueError(f"statistics_sample_size must be >= 1, got "
+                       f"{statistics_sample_size}")
     spec = LeaveOneOutExampleGenSpec(
         data_dir=data_dir, seed=seed, data_format=data_format,
         max_bad_rows=max_bad_rows,
         reader_config=json.dumps(reader_config or {}, sort_keys=True),
         features=json.dumps(features or {}, sort_keys=True),
         input_fingerprint=input_fingerprint or fingerprint(data_dir),
+        statistics_sample_size=statistics_sample_size,
         examples=channel.Channel(type=standard_artifacts.Examples),
-        item_catalog=channel.Channel(type=artifacts.ItemCatalog))
+        item_catalog=channel.Channel(type=artifacts.ItemCatalog),
+        **{executor.STATISTICS_EXAMPLES: channel.Channel(
+            type=standard_artifacts.Examples)})
     super().__init__(spec=spec)

@@ -50,15 +50,28 @@ DATA_FORMAT = "data_format"
 MAX_BAD_ROWS = "max_bad_rows"
 READER_CONFIG = "reader_config"
 FEATURES = "features"
+STATISTICS_EXAMPLES = "statistics_examples"
+STATISTICS_SAMPLE_SIZE = "statistics_sample_size"
 
 BAD_ROWS_FILE = "bad_rows.json"
+SPLIT_SIZES_FILE = "split_sizes.json"
+# StatisticsGen reads every example up to about this many, a seeded sample
+# of users holding about this many above it: TFDV decodes every example it
+# is given, even when it samples, and a million examples estimate the
+# value distributions that validation needs.
+DEFAULT_STATISTICS_SAMPLE_SIZE = 1_000_000
 READ_REPORT_FILE = "read_report.json"
 # Interaction-file bytes per user bucket: a bucket's rows are held in
 # memory while it is split and written.
 _BUCKET_BYTES = 48 << 20
 _MAX_BUCKETS = 1024
 _BAD = "bad"
+# Seeds the user hash that picks the statistics sample, apart from the one
+# that picks a user's bucket (seed 0), so that the sample is spread over
+# every bucket.
+_SAMPLE_HASH_SEED = 0x57A7
 _FIRST_SEEN = "first_seen"
+_SAMPLE_PREFIX = "statistics/"
 
 
 @dataclasses.dataclass
@@ -249,14 +262,17 @@ def _shard_path(directory: str, bucket: int, n_buckets: int) -> str:
 class _WriteSplits(beam.DoFn):
   """A bucket's rows -> leave-one-out splits, each written as one shard."""
 
-  def __init__(self, examples_uri: str, n_buckets: int, has_timestamp: bool,
-               seed: int):
+  def __init__(self, examples_uri: str, sample_uri: str, n_buckets: int,
+               has_timestamp: bool, seed: int, sample_examples: int):
     self._uri = examples_uri
+    self._sample_uri = sample_uri
     self._n_buckets = n_buckets
     self._has_ts = has_timestamp
     self._seed = seed
+    self._sample_examples = sample_examples
 
-  def process(self, kv, index: ItemIndex, users: Optional[SideTable]):
+  def process(self, kv, index: ItemIndex, users: Optional[SideTable],
+              n_lines: int):
     import tensorflow as tf
     bucket, rows = kv
     user = rows.column("user_id").combine_chunks()
@@ -278,6 +294,8 @@ class _WriteSplits(beam.DoFn):
     if users is not None:
       user_entries = [a + users.entries[k] for a, k in zip(
           user_entries, users.positions(distinct).tolist())]
+    sampled = statistics_sample(distinct, n_lines,
+                                self._sample_examples)[user_code]
     for code, name in enumerate(loo.SPLIT_NAMES):
       at = np.flatnonzero(codes == code)
       parts = [[user_entries[k] for k in user_code[at].tolist()],
@@ -285,10 +303,37 @@ class _WriteSplits(beam.DoFn):
       if ts is not None:
         parts.append(example_bytes.int64_entry(
             F.TIMESTAMP, np.rint(ts[at]).astype(np.int64)).to_list())
-      directory = example_io.split_dir(self._uri, name)
-      tf.io.gfile.makedirs(directory)
-      yield name, example_bytes.write_examples(
-          _shard_path(directory, bucket, self._n_buckets), parts)
+      paths = []
+      for uri in (self._uri, self._sample_uri):
+        directory = example_io.split_dir(uri, name)
+        tf.io.gfile.makedirs(directory)
+        paths.append(_shard_path(directory, bucket, self._n_buckets))
+      yield name, example_bytes.write_examples(paths[0], parts)
+      keep = sampled[at]
+      if keep.all():
+        tf.io.gfile.copy(paths[0], paths[1], overwrite=True)
+        yield _SAMPLE_PREFIX + name, len(at)
+      else:
+        kept = np.flatnonzero(keep).tolist()
+        yield _SAMPLE_PREFIX + name, example_bytes.write_examples(
+            paths[1], [[column[k] for k in kept] for column in parts])
+
+
+def statistics_sample(users: pa.Array, n_rows: int,
+                      sample_examples: int) -> np.ndarray:
+  """[len(users)] bool: the users whose examples StatisticsGen reads.
+
+  A user is in when a seeded hash of its id falls below
+  sample_examples / n_rows of the hash range, so the same users are in
+  whichever bucket and worker sees them, and the sample holds about
+  sample_examples examples; every user when the log has no more rows.
+  Whole users, not single rows, keep each user's leave-one-out splits
+  together in the sample.
+  """
+  if n_rows <= sample_examples:
+    return np.ones(len(users), dtype=bool)
+  threshold = np.uint64(int(sample_examples / n_rows * 2.0**64))
+  return fingerprints.hash64(users, _SAMPLE_HASH_SEED) < threshold
 
 
 def _write_catalog(index: ItemIndex, path: str) -> int:
@@ -313,6 +358,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     max_bad_rows = int(exec_properties.get(MAX_BAD_ROWS) or 0)
     data_format = exec_properties.get(DATA_FORMAT) or "recbole"
     examples = artifact_utils.get_single_instance(output_dict["examples"])
+    sample = artifact_utils.get_single_instance(
+        output_dict[STATISTICS_EXAMPLES])
+    sample_examples = int(exec_properties.get(STATISTICS_SAMPLE_SIZE) or
+                          DEFAULT_STATISTICS_SAMPLE_SIZE)
     catalog = artifact_utils.get_single_instance(output_dict["item_catalog"])
     catalog_path = uris.local_path(catalog.uri)
     if data_format == "recbole":
@@ -380,9 +429,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           _item_index, beam.pvalue.AsSingleton(items))
       counts = (deduplicated["rows"]
                 | "SplitAndWrite" >> beam.ParDo(
-                    _WriteSplits(examples.uri, n_buckets, has_ts, seed),
+                    _WriteSplits(examples.uri, sample.uri, n_buckets, has_ts,
+                                 seed, sample_examples),
                     beam.pvalue.AsSingleton(index),
-                    beam.pvalue.AsSingleton(users))
+                    beam.pvalue.AsSingleton(users),
+                    beam.pvalue.AsSingleton(
+                        newlines | "CountLines" >> beam.Map(
+                            lambda pairs: sum(n for _, n in pairs))))
                 | "CountPerSplit" >> beam.CombinePerKey(sum))
       _ = index | "WriteCatalog" >> beam.Map(
           _write_catalog, os.path.join(catalog.uri, artifacts.CATALOG_FILE))
@@ -397,7 +450,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | "ListCounts" >> beam.combiners.ToDict()
            | "CountsJson" >> beam.Map(json.dumps)
            | "WriteCounts" >> beam.io.WriteToText(
-               os.path.join(catalog.uri, "split_sizes.json"), num_shards=1,
+               os.path.join(catalog.uri, SPLIT_SIZES_FILE), num_shards=1,
                shard_name_template=""))
 
     with open(os.path.join(catalog_path, BAD_ROWS_FILE)) as f:
@@ -411,6 +464,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
                    bad["count"], "; ".join(bad["first"]))
     example_io.mark_examples(examples, example_io.SPLITS)
+    example_io.mark_examples(sample, example_io.SPLITS)
+    with open(os.path.join(catalog_path, SPLIT_SIZES_FILE)) as f:
+      sizes = json.load(f)
+    sampled = sum(sizes.get(_SAMPLE_PREFIX + name, 0)
+                  for name in loo.SPLIT_NAMES)
+    total = sum(sizes.get(name, 0) for name in loo.SPLIT_NAMES)
+    sample.set_int_custom_property("sampled_examples", sampled)
+    sample.set_int_custom_property("examples", total)
+    _log.info("statistics sample: %d of %d examples", sampled, total)
     with open(os.path.join(catalog_path, artifacts.FEATURES_FILE), "w") as f:
       f.write(feature_config.to_json())
     with open(os.path.join(catalog_path, "source.json"), "w") as f:
