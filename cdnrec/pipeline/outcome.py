@@ -49,8 +49,10 @@ class RunOutcome:
 
 
 def _newest_run_outputs(store: metadata_store.MetadataStore,
-                        component: str) -> List[metadata_store_pb2.Artifact]:
-  """Output artifacts of `component`'s execution in the newest pipeline run."""
+                        component: str, output: Optional[str] = None
+                        ) -> List[metadata_store_pb2.Artifact]:
+  """Output artifacts of `component`'s execution in the newest pipeline run
+  (only those of the output key `output`, when given)."""
   runs = store.get_contexts_by_type(_PIPELINE_RUN)
   if not runs:
     return []
@@ -62,7 +64,8 @@ def _newest_run_outputs(store: metadata_store.MetadataStore,
     return []
   events = store.get_events_by_execution_ids([executions[-1].id])
   ids = [e.artifact_id for e in events
-         if e.type == metadata_store_pb2.Event.OUTPUT]
+         if e.type == metadata_store_pb2.Event.OUTPUT and
+         (output is None or (e.path.steps and e.path.steps[0].key == output))]
   return store.get_artifacts_by_id(ids)
 
 
@@ -79,8 +82,9 @@ def read(metadata_path: str, pipeline_name: str,
     if os.path.exists(path):
       with open(path) as f:
         record = json.load(f)
-  examples = [a.uri for a in _newest_run_outputs(store, _EXAMPLE_GEN)
-              if os.path.isdir(example_io.split_dir(a.uri, "test"))]
+  # The examples, not the statistics sample, which has a test split too.
+  examples = [a.uri for a in _newest_run_outputs(store, _EXAMPLE_GEN,
+                                                 "examples")]
   return RunOutcome(
       pushed=bool(record.get("pushed")),
       reason=record.get("reason", "the pusher did not run"),

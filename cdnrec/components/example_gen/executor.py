@@ -319,20 +319,22 @@ class _WriteSplits(beam.DoFn):
             paths[1], [[column[k] for k in kept] for column in parts])
 
 
-def statistics_sample(users: pa.Array, n_rows: int,
+def statistics_sample(users: pa.Array, n_lines: int,
                       sample_examples: int) -> np.ndarray:
   """[len(users)] bool: the users whose examples StatisticsGen reads.
 
   A user is in when a seeded hash of its id falls below
-  sample_examples / n_rows of the hash range, so the same users are in
+  sample_examples / n_lines of the hash range, so the same users are in
   whichever bucket and worker sees them, and the sample holds about
-  sample_examples examples; every user when the log has no more rows.
+  sample_examples examples (n_lines, the log's lines, counts its header,
+  bad rows and duplicates too: the sample is a little smaller); every user
+  when the log has no more lines.
   Whole users, not single rows, keep each user's leave-one-out splits
   together in the sample.
   """
-  if n_rows <= sample_examples:
+  if n_lines <= sample_examples:
     return np.ones(len(users), dtype=bool)
-  threshold = np.uint64(int(sample_examples / n_rows * 2.0**64))
+  threshold = np.uint64(int(sample_examples / n_lines * 2.0**64))
   return fingerprints.hash64(users, _SAMPLE_HASH_SEED) < threshold
 
 
@@ -470,6 +472,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     sampled = sum(sizes.get(_SAMPLE_PREFIX + name, 0)
                   for name in loo.SPLIT_NAMES)
     total = sum(sizes.get(name, 0) for name in loo.SPLIT_NAMES)
+    if total and not sampled:
+      raise atomic.DataFormatError(
+          f"the statistics sample is empty: the log's {total} examples "
+          f"belong to too few users for a sample of about {sample_examples}; "
+          f"raise statistics_sample_size")
     sample.set_int_custom_property("sampled_examples", sampled)
     sample.set_int_custom_property("examples", total)
     _log.info("statistics sample: %d of %d examples", sampled, total)
