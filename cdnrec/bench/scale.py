@@ -8,7 +8,8 @@ items), one epoch and no baseline. The process tree's resident memory
 running at that moment. For each component: wall seconds, interactions per
 second and peak memory at every size, and the exponent b of seconds ~ n^b
 fitted on a log-log scale over the sizes (1 = linear). Prints a table and
-writes scale.json.
+writes scale.json; each size's full output, every line stamped with the
+seconds since its start, is in n<size>/run.log.
 """
 
 import argparse
@@ -43,6 +44,9 @@ def parse_size(text: str) -> int:
         from None
 
 
+RUN_LOG = "run.log"
+
+
 def command(n: int, out: str, extra: List[str]) -> List[str]:
   return ["run", "--no-cache", "--users", str(max(3000, n // 40)),
           "--items", str(max(2000, n // 20)), "--interactions", str(n),
@@ -62,8 +66,15 @@ def _run(n: int, out: str, extra: List[str]) -> Dict:
   tail: List[str] = []
   marks = {"last": started}
 
+  os.makedirs(out, exist_ok=True)
+  log = open(os.path.join(out, RUN_LOG), "w")
+
   def read():
     for line in process.stdout:
+      # Every line, stamped, so that the time between a component's log
+      # lines (a pass over the data, an export) can be read afterwards.
+      log.write(f"{time.perf_counter() - started:9.1f}s {line}")
+      log.flush()
       line = line.rstrip("\n")
       tail.append(line)
       del tail[:-200]
@@ -91,6 +102,7 @@ def _run(n: int, out: str, extra: List[str]) -> Dict:
       pass  # a worker ended between listing and reading: next sample
     time.sleep(0.2)
   reader.join()
+  log.close()
   total = time.perf_counter() - started
   if "query" in marks:
     seconds[QUERY] = time.perf_counter() - marks["query"]
