@@ -101,6 +101,11 @@ def test_omega_r_keeps_tail_and_caps_head_at_top_tail_count(seed_0):
   assert counts == {"a": 3, "b": 3, "c": 3, "d": 2, "e": 1}
   assert item_stats_lib.load_summary(stats.uri).rebalanced_size == 12
   assert item_stats_lib.load_summary(stats.uri).rebalance_cap == 3
+  # The Trainer takes Ω_r's frequencies from this formula instead of
+  # reading Ω_r again.
+  from cdnrec.models.modules import sampling
+  assert {i: n for i, n in sampling.rebalanced_frequencies(
+      FREQUENCIES, 3).items() if n} == counts
   # Which 3 of a's users: the smallest sha256("seed|user|item") digests.
   digest = lambda u: hashlib.sha256(f"0|{u}|a".encode()).digest()
   expected = sorted((f"u{u}" for u in range(6)), key=digest)[:3]

@@ -88,6 +88,7 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   warm_start.py); training starts from its weights.
   """
   tf.keras.utils.set_random_seed(config.seed)
+  started = time.perf_counter()
   with open(os.path.join(data.item_catalog_uri, artifacts.FEATURES_FILE)) as f:
     feature_config = F.FeatureConfig.from_json(f.read())
   vocab = inputs.learn_vocabularies(data.train_files, data.catalog_files,
@@ -101,10 +102,12 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
             summary.n_tail, summary.imbalance_factor, summary.rebalanced_size)
 
   steps_per_epoch = max(1, summary.n_train_interactions // config.batch_size)
-  # Only models that read Ω_r need its item frequencies (one pass over it).
+  # Ω_r keeps every example of an item up to the cap, so its frequencies
+  # follow from Ω_m's (tests/test_item_stats.py checks the two agree).
   rebalanced_frequencies = None
   if data.rebalanced_uri and registry.reads_rebalanced(config):
-    rebalanced_frequencies = _rebalanced_frequencies(data.rebalanced_uri)
+    rebalanced_frequencies = sampling.rebalanced_frequencies(
+        frequencies, summary.rebalance_cap)
   head_items = [r.item_id for r in item_rows if r.is_head]
   strategy = distribute.strategy(config.distribution)
   with strategy.scope():
@@ -115,8 +118,9 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
         config.learning_rate, config.sparse_updates,
         max((len(vocab.tokens.get(name, ())) for name in (F.USER_ID, F.ITEM_ID)),
             default=0)))
-  _log.info("training %s for %d epochs of %d steps", config.model,
-            config.epochs, steps_per_epoch)
+  _log.info("vocabularies and model built in %.1f s; training %s for %d "
+            "epochs of %d steps", time.perf_counter() - started,
+            config.model, config.epochs, steps_per_epoch)
 
   spec = inputs.parse_spec(
       feature_config.user_features + feature_config.item_features, means,
@@ -172,15 +176,3 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
       history.setdefault(key, []).extend(float(v) for v in values)
   return TrainedModel(built, config, feature_config, means, history,
                       timer.seconds, vocab)
-
-
-def _rebalanced_frequencies(rebalanced_uri: str) -> Dict[str, int]:
-  counts: Dict[str, int] = {}
-  spec = {F.ITEM_ID: tf.io.FixedLenFeature([], tf.string)}
-  for batch in inputs.examples_dataset(
-      [example_io.split_pattern(rebalanced_uri, "train")], spec, 1 << 15):
-    items, n = np.unique(batch[F.ITEM_ID].numpy(), return_counts=True)
-    for item, count in zip(items.tolist(), n.tolist()):
-      key = item.decode()
-      counts[key] = counts.get(key, 0) + count
-  return counts

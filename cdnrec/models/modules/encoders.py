@@ -2,6 +2,7 @@
 
 from typing import Dict, List, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from cdnrec.core import features as F
@@ -35,8 +36,13 @@ class FeatureEncoder(tf.keras.layers.Layer):
         self._numeric[f.name] = vocabularies.numeric.get(f.name, (0.0, 1.0))
         continue
       vocab = vocabularies.tokens.get(f.name, [])
+      # An array, not a list: Keras tracks a list attribute element by
+      # element, and every walk of the layer tree (saving a SavedModel, a
+      # checkpoint, collecting weights) then visits each token of a
+      # million-id vocabulary (docs/benchmarks.md, Scale).
       self._lookups[f.name] = tf.keras.layers.StringLookup(
-          vocabulary=vocab if vocab else None, mask_token=None,
+          vocabulary=np.array(vocab, dtype=object) if vocab else None,
+          mask_token=None,
           num_oov_indices=1, name=f"{f.name}_lookup")
       self._embeddings[f.name] = tf.keras.layers.Embedding(
           len(vocab) + 1, embedding_dim, embeddings_regularizer=regularizer,
