@@ -176,8 +176,13 @@ class _Candidates:
 
 
 def _smallest_per_item(c: _Candidates) -> _Candidates:
-  order = np.lexsort(tuple(c.keys[:, k] for k in range(3, -1, -1)) +
-                     (c.item,))
+  # By item, then by the key's first 64 bits; the other 192 bits are sorted
+  # on only when two first words tie within an item (all but never).
+  order = np.lexsort((c.keys[:, 0], c.item))
+  item_sorted, first = c.item[order], c.keys[order, 0]
+  if np.any((np.diff(item_sorted) == 0) & (np.diff(first) == 0)):
+    order = np.lexsort(tuple(c.keys[:, k] for k in range(3, -1, -1)) +
+                       (c.item,))
   item = c.item[order]
   starts = np.flatnonzero(np.diff(item, prepend=-1))
   rank = np.arange(len(item)) - np.repeat(starts, np.diff(
@@ -231,10 +236,10 @@ class _Rebalance(beam.DoFn):
       kept.extend(records[~sampled].tolist())
       at = np.flatnonzero(sampled)
       if len(at):
-        users = [u.decode() for u in batch[F.USER_ID][at].tolist()]
-        items = [i.decode() for i in batch[F.ITEM_ID][at].tolist()]
         candidates.append(_smallest_per_item(_Candidates(
-            item[at], stats.sample_keys(self._seed, users, items),
+            item[at], stats.sample_keys(self._seed,
+                                        batch[F.USER_ID][at].tolist(),
+                                        batch[F.ITEM_ID][at].tolist()),
             records[at].tolist(), table.cap)))
     tf.io.gfile.makedirs(self._out_dir)
     written = example_bytes.write_tfrecords(
