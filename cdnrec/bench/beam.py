@@ -107,7 +107,11 @@ def main(argv=None) -> int:
                       help="a checkout whose components to measure "
                            "(repeatable; default: this one)")
   args = parser.parse_args(argv)
-  versions = args.code_dir or [None]
+  # Each job runs in its checkout's folder: relative paths would point
+  # into it.
+  args.out = os.path.abspath(args.out)
+  versions = [os.path.abspath(d) for d in args.code_dir] if args.code_dir \
+      else [None]
   results = []
   for n in (scale.parse_size(s) for s in args.sizes.split(",")):
     started = time.perf_counter()
