@@ -95,17 +95,12 @@ def rebalance_cap(rows: Sequence[ItemRow]) -> int:
                 np.array([r.is_head for r in rows], dtype=bool))
 
 
-def sample_key(seed: int, user_id: str, item_id: str) -> bytes:
-  """Seeded order in which a head item's interactions are kept for Ω_r;
-  independent of how Beam orders elements."""
-  return hashlib.sha256(f"{seed}|{user_id}|{item_id}".encode()).digest()
-
-
 def sample_keys(seed: int, user_ids: Sequence[bytes],
                 item_ids: Sequence[bytes]) -> np.ndarray:
-  """sample_key of many interactions, ids as UTF-8 bytes, as a sortable
-  (n, 4) uint64 array whose rows compare as the digests do."""
-  # The bytes sample_key hashes, built without decoding each id.
+  """The seeded order in which a head item's interactions are kept for Ω_r,
+  independent of how Beam orders elements: SHA-256 of b"seed|user|item"
+  (ids as their UTF-8 bytes), as a sortable (n, 4) uint64 array whose rows
+  compare as the digests do."""
   prefix = b"%d|" % seed
   sha256 = hashlib.sha256
   digests = b"".join(sha256(b"".join((prefix, u, b"|", i))).digest()
