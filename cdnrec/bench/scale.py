@@ -67,7 +67,6 @@ def _run(n: int, out: str, extra: List[str]) -> Dict:
   marks = {"last": started}
 
   os.makedirs(out, exist_ok=True)
-  log = open(os.path.join(out, RUN_LOG), "w")
 
   def read():
     for line in process.stdout:
@@ -90,19 +89,19 @@ def _run(n: int, out: str, extra: List[str]) -> Dict:
         current[0] = QUERY
         marks["query"] = time.perf_counter()
 
-  reader = threading.Thread(target=read, daemon=True)
-  reader.start()
-  root = psutil.Process(process.pid)
-  while process.poll() is None:
-    try:
-      rss = sum(p.memory_info().rss for p in
-                [root] + root.children(recursive=True) if p.is_running())
-      peaks[current[0]] = max(peaks.get(current[0], 0.0), rss / 1e9)
-    except psutil.Error:
-      pass  # a worker ended between listing and reading: next sample
-    time.sleep(0.2)
-  reader.join()
-  log.close()
+  with open(os.path.join(out, RUN_LOG), "w") as log:
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+      try:
+        rss = sum(p.memory_info().rss for p in
+                  [root] + root.children(recursive=True) if p.is_running())
+        peaks[current[0]] = max(peaks.get(current[0], 0.0), rss / 1e9)
+      except psutil.Error:
+        pass  # a worker ended between listing and reading: next sample
+      time.sleep(0.2)
+    reader.join()
   total = time.perf_counter() - started
   if "query" in marks:
     seconds[QUERY] = time.perf_counter() - marks["query"]
