@@ -8,6 +8,11 @@ time, interactions per second (interactions of the log for ExampleGen, of
 the train split for ItemStatsGen) and the peak resident memory of its
 process tree (Beam's workers included, sampled every 0.2 s) are reported.
 
+`--layout table-csv` (or `table-parquet`) gives ExampleGen the same log as
+one CSV (Parquet) table of user, item and time, read with `--data table`
+(no side files: the ids only), to measure a user's own log rather than
+RecBole files.
+
 `--code-dir PATH` runs the components of another checkout of this
 repository (e.g. a `git worktree` of an older commit) on the same input, so
 two versions are measured side by side on one machine, one after the other.
@@ -21,7 +26,7 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from cdnrec.bench import scale
 
@@ -37,10 +42,12 @@ _JOB = """
 import json, sys
 import cdnrec
 from cdnrec.components import local
-component, data_dir, out, beam_args = sys.argv[1:5]
+component, data_dir, out, beam_args, data_format, config = sys.argv[1:7]
 outputs = local.DataArtifacts(out)
 if component == "ExampleGen":
-  local.run_example_gen(outputs, data_dir, beam_args=json.loads(beam_args))
+  local.run_example_gen(outputs, data_dir, beam_args=json.loads(beam_args),
+                        data_format=data_format,
+                        reader_config=json.loads(config))
 else:
   local.run_item_stats(outputs, head_fraction=0.2, seed=0,
                        beam_args=json.loads(beam_args))
@@ -59,8 +66,44 @@ def generate(directory: str, n: int, per_user: int, per_item: int) -> str:
   return data_dir
 
 
+LAYOUTS = ("recbole", "table-csv", "table-parquet")
+_TABLE_CONFIG = {"user_id": "user_id", "item_id": "item_id",
+                 "timestamp": "timestamp"}
+
+
+def as_layout(data_dir: str, layout: str) -> Tuple[str, str, Dict]:
+  """(data dir, --data, reader config) of the generated log in a layout;
+  a table is written once, next to the RecBole files."""
+  if layout == "recbole":
+    return data_dir, "recbole", {}
+  import pyarrow.csv as pacsv
+  import pyarrow.parquet as pq
+  from cdnrec.core import atomic
+  name = "log.csv" if layout == "table-csv" else "log.parquet"
+  out_dir = f"{data_dir}-{layout}"
+  path = os.path.join(out_dir, name)
+  if not os.path.exists(path):
+    os.makedirs(out_dir, exist_ok=True)
+    dataset = atomic.locate(data_dir)
+    table = pacsv.read_csv(
+        dataset.inter_path,
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=[
+            f.name for f in dataset.inter_fields]),
+        parse_options=pacsv.ParseOptions(delimiter="\t"),
+        convert_options=pacsv.ConvertOptions(include_columns=[
+            "user_id", "item_id", "timestamp"]))
+    staging = path + ".partial"
+    if layout == "table-csv":
+      pacsv.write_csv(table, staging)
+    else:
+      pq.write_table(table, staging, row_group_size=1 << 20)
+    os.replace(staging, path)
+  return out_dir, "table", {**_TABLE_CONFIG, "interactions": name}
+
+
 def _run(component: str, data_dir: str, out: str, beam_args: List[str],
-         code_dir: Optional[str]) -> Dict:
+         code_dir: Optional[str], data_format: str = "recbole",
+         config: Optional[Dict] = None) -> Dict:
   import psutil
   env = dict(os.environ)
   if code_dir:
@@ -69,7 +112,7 @@ def _run(component: str, data_dir: str, out: str, beam_args: List[str],
   started = time.perf_counter()
   process = subprocess.Popen(
       [sys.executable, "-c", _JOB, component, data_dir, out,
-       json.dumps(beam_args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+       json.dumps(beam_args), data_format, json.dumps(config or {})], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True, env=env, cwd=os.path.abspath(code_dir or "."))
   root = psutil.Process(process.pid)
   peak = 0
@@ -103,6 +146,8 @@ def main(argv=None) -> int:
   parser.add_argument("--runners", default="in_memory,multi_processing")
   parser.add_argument("--interactions-per-user", type=int, default=40)
   parser.add_argument("--interactions-per-item", type=int, default=20)
+  parser.add_argument("--layout", choices=LAYOUTS, default="recbole",
+                      help="the log's layout for ExampleGen")
   parser.add_argument("--code-dir", action="append", default=None,
                       help="a checkout whose components to measure "
                            "(repeatable; default: this one)")
@@ -117,17 +162,19 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     data_dir = generate(os.path.join(args.out, f"n{n}"), n,
                         args.interactions_per_user, args.interactions_per_item)
+    data_dir, data_format, config = as_layout(data_dir, args.layout)
     print(f"{n} interactions ready ({time.perf_counter() - started:.0f}s)",
           flush=True)
     for version in versions:
       label = version or "this checkout"
       for runner in args.runners.split(","):
         out = os.path.join(args.out, f"n{n}", f"{runner}_{len(results)}")
-        row = {"interactions": n, "runner": runner, "code": label}
+        row = {"interactions": n, "runner": runner, "code": label,
+               "layout": args.layout}
         try:
           for component in ("ExampleGen", "ItemStatsGen"):
             row[component] = _run(component, data_dir, out, RUNNERS[runner],
-                                  version)
+                                  version, data_format, config)
             print(f"  {label} {runner} {component}: "
                   f"{row[component]['seconds']:.0f}s, peak "
                   f"{row[component]['peak_rss_gb']:.2f} GB", flush=True)

@@ -69,7 +69,7 @@ def count_newlines(r: ByteRange) -> Tuple[int, int]:
   return r.start, count
 
 
-def _owned_bytes(r: ByteRange) -> Tuple[bytes, bool]:
+def owned_bytes(r: ByteRange) -> Tuple[bytes, bool]:
   """The bytes of the lines starting in [start, end), and whether the first
   of them starts after `start` (so one newline of the range precedes it)."""
   with filesystems.FileSystems.open(r.path) as f:
@@ -89,7 +89,7 @@ def _owned_bytes(r: ByteRange) -> Tuple[bytes, bool]:
   return data, moved
 
 
-def _line_numbers(data: bytes, first_line: int) -> np.ndarray:
+def line_numbers(data: bytes, first_line: int) -> np.ndarray:
   """Line number of every non-empty line of data (what the CSV reader
   turns into rows)."""
   buf = np.frombuffer(data, dtype=np.uint8)
@@ -105,7 +105,7 @@ def _line_numbers(data: bytes, first_line: int) -> np.ndarray:
   return first_line + np.flatnonzero((lengths > 0) & ~cr_only)
 
 
-def _split(column) -> pa.Array:
+def split_whitespace(column) -> pa.Array:
   """str.split() of every cell: whitespace-separated, no empty tokens."""
   lists = pc.utf8_split_whitespace(column)
   if isinstance(lists, pa.ChunkedArray):
@@ -150,9 +150,9 @@ def _fast_parse(data: bytes, fields: Sequence[atomic.Field]) -> pa.Table:
       column = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()),
                                   column), pa.float64())
     elif f.type == atomic.FieldType.TOKEN_SEQ:
-      column = _split(column)
+      column = split_whitespace(column)
     elif f.type == atomic.FieldType.FLOAT_SEQ:
-      column = pc.cast(_split(column), pa.list_(pa.float64()))
+      column = pc.cast(split_whitespace(column), pa.list_(pa.float64()))
     columns[f.name] = column
   return pa.table(columns)
 
@@ -190,7 +190,7 @@ def read_range(r: ByteRange, fields: Sequence[atomic.Field],
                newlines_before: int) -> Tuple[pa.Table, List[BadRow]]:
   """The rows of the lines starting in r, with a LINE column, and the bad
   rows. newlines_before: newlines in the file before r.start."""
-  data, moved = _owned_bytes(r)
+  data, moved = owned_bytes(r)
   first_line = 1 + newlines_before + int(moved)
   if r.start == 0:  # the header line
     header_end = data.find(b"\n")
@@ -201,7 +201,7 @@ def read_range(r: ByteRange, fields: Sequence[atomic.Field],
   try:
     data.decode("utf-8")
     table = _fast_parse(data, fields)
-    lines = _line_numbers(data, first_line)
+    lines = line_numbers(data, first_line)
     if len(lines) != table.num_rows:
       raise ValueError("blank-looking lines")
     return table.append_column(LINE, pa.array(lines, pa.int64())), []

@@ -105,25 +105,31 @@ def _write_case(name: str, directory: str) -> None:
                    os.path.join(directory, "items.parquet"))
 
 
-def capture(work_dir: str):
+def capture_one(source: str, data_format: str, config, out_dir: str):
+  """ExampleGen over source: its examples per split and its catalog."""
   from golden import capture as data_capture
   from cdnrec.components import local
   from cdnrec.core import artifacts
   from cdnrec.core import example_io
+  examples, catalog, _ = local.run_example_gen(
+      local.DataArtifacts(out_dir), source, data_format=data_format,
+      reader_config=config, max_bad_rows=100)
+  return {
+      "splits": {s: data_capture._records(example_io.split_pattern(
+          examples.uri, s)) for s in example_io.SPLITS},
+      "catalog": data_capture._records(os.path.join(
+          catalog.uri, artifacts.CATALOG_FILE)),
+  }
+
+
+def capture(work_dir: str):
   out = {}
   for name, (_, _, config) in CASES.items():
     source = os.path.join(work_dir, name + "-data")
     _write_case(name, source)
     data_format = "table" if name.startswith("table") else name
-    examples, catalog, _ = local.run_example_gen(
-        local.DataArtifacts(os.path.join(work_dir, name)), source,
-        data_format=data_format, reader_config=config, max_bad_rows=100)
-    out[name] = {
-        "splits": {s: data_capture._records(example_io.split_pattern(
-            examples.uri, s)) for s in example_io.SPLITS},
-        "catalog": data_capture._records(os.path.join(
-            catalog.uri, artifacts.CATALOG_FILE)),
-    }
+    out[name] = capture_one(source, data_format, config,
+                            os.path.join(work_dir, name))
   return out
 
 

@@ -1,10 +1,11 @@
-"""Executor: reads atomic files with Beam, splits leave-one-out, writes
-tf.Examples per split and the item catalog.
+"""Executor: reads an interaction log with Beam, splits leave-one-out,
+writes tf.Examples per split and the item catalog.
 
 Beam does all the work on Arrow tables, so no step holds the whole log and
 none touches one row at a time in Python:
-  1. the interaction file is cut into byte ranges that workers parse
-     (atomic_columns); bad rows are set aside with their line numbers;
+  1. the log (every reader's layout: interaction_logs) is cut into units,
+     byte ranges of text files or row groups of Parquet files, that
+     workers parse; bad rows are set aside with file and line;
   2. rows are sent to user buckets by a hash of the user id; each bucket
      drops duplicate (user, item) pairs, keeping the latest, and reports
      each item's first line;
@@ -13,7 +14,10 @@ none touches one row at a time in Python:
   4. each bucket sorts its users' histories, splits them leave-one-out and
      writes its own TFRecord shard per split, encoded in C++.
 The side files (items, users) are read whole: they grow with the catalog
-and the user base, not with the log.
+and the user base, not with the log. A reader's side files in another
+layout than RecBole's are converted here first, into the catalog artifact
+(published only when the whole component succeeds); only the tfds reader
+converts its whole source in this process.
 """
 
 import dataclasses
@@ -40,6 +44,7 @@ from cdnrec.core import fingerprints
 from cdnrec.core import split as loo
 from cdnrec.core import uris
 from cdnrec.data import atomic_columns
+from cdnrec.data import interaction_logs
 from cdnrec.data import readers
 
 _log = logging.getLogger("cdnrec.example_gen")
@@ -66,6 +71,9 @@ READ_REPORT_FILE = "read_report.json"
 _BUCKET_BYTES = 48 << 20
 _MAX_BUCKETS = 1024
 _BAD = "bad"
+_DROPPED = "dropped"
+_INLINE_ITEMS = "inline_items"
+_INLINE_USERS = "inline_users"
 # Seeds the user hash that picks the statistics sample, apart from the one
 # that picks a user's bucket (seed 0), so that the sample is spread over
 # every bucket.
@@ -119,35 +127,30 @@ def _read_side(path: str, fields, key: str, features: List[F.Feature],
   _log.info("read %d %s rows from %s", len(ids), kind, path)
 
 
-class _ReadRange(beam.DoFn):
-  """A byte range of the interaction file -> (bucket, rows) per bucket."""
+class _ReadUnit(beam.DoFn):
+  """A unit of the interaction log -> (bucket, rows) per bucket."""
 
-  def __init__(self, fields, n_buckets: int, has_timestamp: bool):
-    self._fields = fields
+  def __init__(self, log: interaction_logs.InteractionLog, n_buckets: int):
+    self._log = log
     self._n_buckets = n_buckets
-    self._has_ts = has_timestamp
 
-  def process(self, r, newlines, items: Optional[SideTable],
+  def process(self, unit, counts, items: Optional[SideTable],
               users: Optional[SideTable]):
-    before = sum(count for start, count in newlines if start < r.start)
-    table, bad = atomic_columns.read_range(r, self._fields, before)
-    for b in bad:
+    got = interaction_logs.read_unit(
+        self._log, unit, interaction_logs.rows_before(unit, counts))
+    for b in got.bad:
       yield beam.pvalue.TaggedOutput(_BAD, b)
-    user = table.column("user_id").combine_chunks()
-    item = table.column("item_id").combine_chunks()
-    line = table.column(atomic_columns.LINE).to_numpy()
+    if got.dropped:
+      yield beam.pvalue.TaggedOutput(_DROPPED, (_DROPPED, got.dropped))
+    if got.items is not None:
+      yield beam.pvalue.TaggedOutput(_INLINE_ITEMS, got.items)
+    if got.users is not None:
+      yield beam.pvalue.TaggedOutput(_INLINE_USERS, got.users)
+    rows = got.rows
+    user = rows.column("user_id").combine_chunks()
+    item = rows.column("item_id").combine_chunks()
+    line = rows.column(interaction_logs.POSITION).to_numpy()
     keep = np.ones(len(line), dtype=bool)
-    if self._has_ts:
-      ts = table.column("timestamp").combine_chunks()
-      missing = np.asarray(ts.is_null().to_numpy(zero_copy_only=False))
-      for row in np.flatnonzero(missing):
-        yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
-            r.path, int(line[row]), "field 'timestamp': empty; expected a "
-            "number"))
-      keep &= ~missing
-      ts = ts.fill_null(0.0).to_numpy(zero_copy_only=False)
-    else:
-      ts = np.zeros(len(line))
     for side, column, key, what in ((items, item, "item_id", "item"),
                                     (users, user, "user_id", "user")):
       if side is None:
@@ -156,9 +159,11 @@ class _ReadRange(beam.DoFn):
           zero_copy_only=False), dtype=bool)
       for row in np.flatnonzero(keep & ~known):
         yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
-            r.path, int(line[row]), f"field {key!r}: {what} "
-            f"{column[int(row)].as_py()!r} is not in the {what} file"))
+            *self._log.describe_position(int(line[row])), f"field {key!r}: "
+            f"{what} {column[int(row)].as_py()!r} is not in the {what} file"))
       keep &= known
+    ts = (rows.column("timestamp").to_numpy() if self._log.has_timestamp
+          else np.zeros(len(line)))
     rows = pa.table({"user_id": user, "item_id": item, "timestamp": ts,
                      "line": line}).filter(pa.array(keep))
     bucket = (fingerprints.hash64(rows.column("user_id")) %
@@ -171,12 +176,39 @@ class _ReadRange(beam.DoFn):
         yield int(bucket[part[0]]), rows.take(pa.array(part))
 
 
+class _FirstRows(beam.CombineFn):
+  """Units' inline feature rows -> the first row of each id in the log."""
+
+  def create_accumulator(self):
+    return None
+
+  def add_input(self, acc, table):
+    return interaction_logs.first_per_id([acc, table])
+
+  def merge_accumulators(self, accs):
+    return interaction_logs.first_per_id(list(accs))
+
+  def extract_output(self, acc):
+    return acc
+
+
+def _inline_side(first: Optional[pa.Table],
+                 features: List[F.Feature]) -> SideTable:
+  """A SideTable from the first rows of the log's ids (inline features)."""
+  if first is None:
+    return SideTable(pa.array([], pa.string()), [])
+  columns = example_batches.feature_columns(first, features)
+  return SideTable(first.column("id").combine_chunks(),
+                   example_bytes.feature_entries(columns).to_list()
+                   if columns else [b""] * first.num_rows)
+
+
 def _codes(strings: pa.Array) -> np.ndarray:
   """Equal codes for equal strings (hashed in C++, in first-seen order)."""
   return pc.dictionary_encode(strings).indices.to_numpy().astype(np.int64)
 
 
-def _deduplicate(kv, path: str):
+def _deduplicate(kv, log: interaction_logs.InteractionLog):
   """A bucket's rows, one per (user, item): the latest (timestamp, then
   line) is kept, the others are bad rows. Also each item's first line."""
   bucket, tables = kv
@@ -196,11 +228,15 @@ def _deduplicate(kv, path: str):
     rows_of_pair = order[start:end]
     lines = np.sort(line[rows_of_pair])
     first = rows_of_pair[0]
+    first_path, first_line = log.describe_position(int(lines[0]))
     for later in lines[1:]:
+      path, later_line = log.describe_position(int(later))
+      where = (f"line {first_line}" if path == first_path
+               else f"{first_path}, line {first_line}")
       yield beam.pvalue.TaggedOutput(_BAD, atomic_columns.BadRow(
-          path, int(later), f"duplicate interaction "
+          path, later_line, f"duplicate interaction "
           f"({user[int(first)].as_py()!r}, {item[int(first)].as_py()!r}), "
-          f"first at line {lines[0]}; the latest is kept"))
+          f"first at {where}; the latest is kept"))
   kept = np.sort(order[ends - 1])
   rows = rows.take(pa.array(kept))
   yield beam.pvalue.TaggedOutput(_FIRST_SEEN, rows.select(
@@ -350,6 +386,26 @@ def _bad_rows_json(bad_rows: List[atomic_columns.BadRow]) -> str:
                                        for b in ordered)})
 
 
+def _side_files(reader, log: interaction_logs.InteractionLog, data_dir: str,
+                data_format: str, out_dir: str, bad) -> atomic.AtomicDataset:
+  """Where the item and user rows are and what columns they hold: RecBole's
+  files where they are; another layout's side files converted into out_dir;
+  inline features (no side file) as fields without a file."""
+  if data_format == "recbole":
+    return atomic.locate(data_dir)
+  sides = reader.read_sides(data_dir, bad)
+  item_path, user_path = readers.base.write(sides, out_dir,
+                                            interactions=False)
+  key = lambda name: (atomic.Field(name, atomic.FieldType.TOKEN),)
+  fields = lambda name, path, side: (
+      key(name) + tuple(getattr(sides, f"{side}_fields"))
+      if path or getattr(log, f"{side}_features") else ())
+  return atomic.AtomicDataset(
+      log.name, log.paths[0], item_path, user_path, log.inter_fields(),
+      fields("item_id", item_path, "item"),
+      fields("user_id", user_path, "user"))
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
   """Leave-one-out ExampleGen; see component.py for the contract."""
 
@@ -366,28 +422,35 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                           DEFAULT_STATISTICS_SAMPLE_SIZE)
     catalog = artifact_utils.get_single_instance(output_dict["item_catalog"])
     catalog_path = uris.local_path(catalog.uri)
-    if data_format == "recbole":
-      # Atomic files are read where they are, by Beam's workers.
-      dataset = atomic.locate(exec_properties[DATA_DIR])
+    data_dir = exec_properties[DATA_DIR]
+    reader = readers.make(data_format, json.loads(
+        exec_properties.get(READER_CONFIG) or "{}"))
+    side_bad = readers.base.BadRows(readers.ReadOptions(max_bad_rows))
+    notes: List[str] = []
+    if isinstance(reader, readers.base.LogReader):
+      log = reader.interaction_log(data_dir)
+      dataset = _side_files(reader, log, data_dir, data_format,
+                            os.path.join(catalog_path, "source"), side_bad)
+      notes += reader.notes
     else:
-      # Other layouts are first rewritten as atomic files inside the catalog
+      # The whole source is rewritten as atomic files inside the catalog
       # artifact, which is published only when the whole component succeeds.
       dataset, report = readers.convert(
-          data_format, exec_properties[DATA_DIR],
-          os.path.join(catalog_path, "source"),
-          readers.ReadOptions(max_bad_rows),
-          json.loads(exec_properties.get(READER_CONFIG) or "{}"))
-      with open(os.path.join(catalog_path, READ_REPORT_FILE), "w") as f:
-        f.write(readers.report_json(report))
-      for note in report.notes:
-        _log.info("%s", note)
+          data_format, data_dir, os.path.join(catalog_path, "source"),
+          readers.ReadOptions(max_bad_rows), json.loads(
+              exec_properties.get(READER_CONFIG) or "{}"))
+      log = readers.RecBole().interaction_log(os.path.dirname(
+          dataset.inter_path))
+      notes += report.notes
+      side_bad.count = report.bad_rows
+      side_bad.examples = list(report.bad_examples)
     selection = json.loads(exec_properties.get(FEATURES) or "{}")
     feature_config = F.from_dataset(dataset, selection.get("user"),
                                     selection.get("item"))
-    ranges = atomic_columns.byte_ranges(dataset.inter_path)
-    size = ranges[-1].end
+    units = interaction_logs.units(log)
+    size = sum(unit.size for unit in units)
     n_buckets = int(min(_MAX_BUCKETS, max(1, -(-size // _BUCKET_BYTES))))
-    has_ts = dataset.has_timestamp
+    has_ts = log.has_timestamp
 
     with self._make_beam_pipeline() as p:
       bad_parts = []
@@ -406,23 +469,36 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                    feature_config.item_features, "Item")
       users = side(dataset.user_path, dataset.user_fields, "user_id",
                    feature_config.user_features, "User")
-      range_list = p | "ByteRanges" >> beam.Create(ranges)
-      newlines = (range_list
-                  | "CountNewlines" >> beam.Map(atomic_columns.count_newlines)
-                  | "AllNewlines" >> beam.combiners.ToList())
-      parsed = (range_list
+      unit_list = p | "LogUnits" >> beam.Create(units)
+      newlines = (unit_list
+                  | "CountRows" >> beam.Map(interaction_logs.count_rows, log)
+                  | "AllRowCounts" >> beam.combiners.ToList())
+      parsed = (unit_list
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadInteractions" >> beam.ParDo(
-                    _ReadRange(dataset.inter_fields, n_buckets, has_ts),
+                    _ReadUnit(log, n_buckets),
                     beam.pvalue.AsSingleton(newlines),
                     beam.pvalue.AsSingleton(items),
                     beam.pvalue.AsSingleton(users)).with_outputs(
-                        _BAD, main="rows"))
+                        _BAD, _DROPPED, _INLINE_ITEMS, _INLINE_USERS,
+                        main="rows"))
       bad_parts.append(parsed[_BAD])
+      # Inline features: the log's first row of each id is its side row;
+      # every id of the log then has one, so none is checked against it.
+      if log.item_features:
+        items = (parsed[_INLINE_ITEMS]
+                 | "FirstItemRows" >> beam.CombineGlobally(_FirstRows())
+                 | "InlineItems" >> beam.Map(
+                     _inline_side, feature_config.item_features))
+      if log.user_features:
+        users = (parsed[_INLINE_USERS]
+                 | "FirstUserRows" >> beam.CombineGlobally(_FirstRows())
+                 | "InlineUsers" >> beam.Map(
+                     _inline_side, feature_config.user_features))
       deduplicated = (parsed["rows"]
                       | "GroupByUserBucket" >> beam.GroupByKey()
                       | "Deduplicate" >> beam.FlatMap(
-                          _deduplicate, dataset.inter_path).with_outputs(
+                          _deduplicate, log).with_outputs(
                               _BAD, _FIRST_SEEN, main="rows"))
       bad_parts.append(deduplicated[_BAD])
       first_lines = (deduplicated[_FIRST_SEEN]
@@ -438,6 +514,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     beam.pvalue.AsSingleton(
                         newlines | "CountLines" >> beam.Map(
                             lambda pairs: sum(n for _, n in pairs))))
+                )
+      counts = ((counts, parsed[_DROPPED])
+                | "CountsAndDropped" >> beam.Flatten()
                 | "CountPerSplit" >> beam.CombinePerKey(sum))
       _ = index | "WriteCatalog" >> beam.Map(
           _write_catalog, os.path.join(catalog.uri, artifacts.CATALOG_FILE))
@@ -457,6 +536,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     with open(os.path.join(catalog_path, BAD_ROWS_FILE)) as f:
       bad = json.load(f)
+    # Side-file rows read before Beam count against the same allowance.
+    bad["count"] += side_bad.count
+    bad["first"] = (side_bad.examples + bad["first"])[
+        :readers.base.SHOWN_BAD_ROWS]
     if bad["count"] > max_bad_rows:
       shown = "\n  ".join(bad["first"])
       raise atomic.DataFormatError(
@@ -465,10 +548,22 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     if bad["count"]:
       _log.warning("skipped %d bad rows (--max-bad-rows); first: %s",
                    bad["count"], "; ".join(bad["first"]))
-    example_io.mark_examples(examples, example_io.SPLITS)
-    example_io.mark_examples(sample, example_io.SPLITS)
     with open(os.path.join(catalog_path, SPLIT_SIZES_FILE)) as f:
       sizes = json.load(f)
+    if isinstance(reader, readers.base.LogReader) and reader.dropped_note:
+      notes.append(reader.dropped_note.format(n=sizes.get(_DROPPED, 0)))
+    for note in notes:
+      _log.info("%s", note)
+    with open(os.path.join(catalog_path, READ_REPORT_FILE), "w") as f:
+      json.dump({"bad_rows": bad["count"], "bad_examples": bad["first"],
+                 "duplicates": bad["duplicates"], "notes": notes}, f,
+                indent=2)
+    if not sum(sizes.get(name, 0) for name in loo.SPLIT_NAMES):
+      raise atomic.DataFormatError(
+          f"{log.name}: no interactions left after filtering "
+          f"({bad['count']} bad rows); expected at least one valid rating")
+    example_io.mark_examples(examples, example_io.SPLITS)
+    example_io.mark_examples(sample, example_io.SPLITS)
     sampled = sum(sizes.get(_SAMPLE_PREFIX + name, 0)
                   for name in loo.SPLIT_NAMES)
     total = sum(sizes.get(name, 0) for name in loo.SPLIT_NAMES)

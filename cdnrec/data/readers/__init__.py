@@ -53,9 +53,11 @@ def convert(name: str, source_dir: str, out_dir: str,
             options: ReadOptions = ReadOptions(),
             config: Optional[Dict] = None
             ) -> Tuple[atomic.AtomicDataset, Report]:
-  """Reads source_dir with the named reader and writes out_dir whole."""
+  """Reads source_dir with the named reader in this process and writes
+  out_dir whole."""
   tables, report = make(name, config).read(source_dir, options)
-  return base.write(tables, out_dir), report
+  base.write(tables, out_dir)
+  return atomic.locate(out_dir), report
 
 
 def report_json(report: Report) -> str:

@@ -1,11 +1,15 @@
 """What every dataset reader shares: options, bad-row accounting, and the
-canonical RecBole atomic files every reader writes.
+canonical RecBole atomic files.
 
-A reader turns a source layout (MovieLens, BookCrossing, a plain table...)
-into `<name>.inter` (user_id, item_id[, timestamp]), `<name>.item` and
-`<name>.user` that the pipeline's ExampleGen reads. The files are written to
-a temporary folder and renamed into place whole, so a failed or interrupted
-conversion never leaves files a later run could take for complete.
+A reader describes a source layout (MovieLens, BookCrossing, a plain
+table...) in two parts: its interaction log (interaction_logs.InteractionLog,
+which ExampleGen's Beam workers read unit by unit) and its side files of
+item and user features, which grow with the catalog, not with the log, and
+are read whole here (read_sides) and written as `<name>.item` and
+`<name>.user`. `Reader.read` reads both in one process, for `cdnrec stats`
+and the experiment harness. Files are written to a temporary folder and
+renamed into place whole, so a failed or interrupted conversion never
+leaves files a later run could take for complete.
 """
 
 import abc
@@ -16,6 +20,7 @@ import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from cdnrec.core import atomic
+from cdnrec.data import interaction_logs
 
 DataFormatError = atomic.DataFormatError
 SHOWN_BAD_ROWS = 5
@@ -141,27 +146,33 @@ def finish(tables: Tables, bad: BadRows,
   return tables, report
 
 
-def write(tables: Tables, out_dir: str) -> atomic.AtomicDataset:
-  """Writes the atomic files; out_dir appears whole or not at all."""
+def write(tables: Tables, out_dir: str,
+          interactions: bool = True) -> Tuple[Optional[str], Optional[str]]:
+  """Writes the atomic files (the .inter file too unless interactions is
+  False); out_dir appears whole or not at all. Returns the paths of the item
+  and user files (None where there is none)."""
   parent = os.path.dirname(os.path.abspath(out_dir))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
   try:
     has_ts = any(r[2] is not None for r in tables.interactions)
+    written = {}
     inter_fields = [atomic.Field("user_id", atomic.FieldType.TOKEN),
                     atomic.Field("item_id", atomic.FieldType.TOKEN)]
     if has_ts:
       inter_fields.append(atomic.Field("timestamp", atomic.FieldType.FLOAT))
-    atomic.write_atomic(
-        os.path.join(staging, f"{tables.name}.inter"), inter_fields,
-        ((u, i, ts) if has_ts else (u, i)
-         for u, i, ts, _, _ in tables.interactions))
+    if interactions:
+      atomic.write_atomic(
+          os.path.join(staging, f"{tables.name}.inter"), inter_fields,
+          ((u, i, ts) if has_ts else (u, i)
+           for u, i, ts, _, _ in tables.interactions))
     for suffix, fields, rows, key in (
         ("item", tables.item_fields, tables.items, "item_id"),
         ("user", tables.user_fields, tables.users, "user_id")):
       if not rows:
         continue
       full = [atomic.Field(key, atomic.FieldType.TOKEN)] + list(fields)
+      written[suffix] = os.path.join(out_dir, f"{tables.name}.{suffix}")
       atomic.write_atomic(
           os.path.join(staging, f"{tables.name}.{suffix}"), full,
           ([ident] + [_clean(values.get(f.name), f) for f in fields]
@@ -172,7 +183,7 @@ def write(tables: Tables, out_dir: str) -> atomic.AtomicDataset:
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
-  return atomic.locate(out_dir)
+  return written.get("item"), written.get("user")
 
 
 def _clean(value, field: atomic.Field):
@@ -193,4 +204,65 @@ class Reader(abc.ABC):
   @abc.abstractmethod
   def read(self, source_dir: str, options: ReadOptions) -> Tuple[Tables,
                                                                  Report]:
-    """Returns the dataset and what was dropped; raises DataFormatError."""
+    """The whole dataset in this process, and what was dropped; raises
+    DataFormatError."""
+
+
+class LogReader(Reader):
+  """A layout whose interaction log ExampleGen's workers read in parallel
+  (interaction_log), with side files read whole (read_sides)."""
+
+  # What the report says about every read of this layout.
+  notes: Tuple[str, ...] = ()
+  # The note for rows the log drops on purpose ("{n}" is their count).
+  dropped_note: str = ""
+
+  @abc.abstractmethod
+  def interaction_log(self, source_dir: str
+                      ) -> interaction_logs.InteractionLog:
+    """Where the log is and how to read it; raises DataFormatError."""
+
+  @abc.abstractmethod
+  def read_sides(self, source_dir: str, bad: BadRows) -> Tables:
+    """The item and user files, read whole (no interactions)."""
+
+  def read(self, source_dir: str, options: ReadOptions
+           ) -> Tuple[Tables, Report]:
+    """Through the same parser as ExampleGen's workers."""
+    log = self.interaction_log(source_dir)
+    bad = BadRows(options)
+    tables = self.read_sides(source_dir, bad)
+    units = interaction_logs.units(log)
+    counts = [interaction_logs.count_rows(u, log) for u in units]
+    dropped = 0
+    inline = {"items": [], "users": []}
+    for unit in units:
+      got = interaction_logs.read_unit(
+          log, unit, interaction_logs.rows_before(unit, counts))
+      for b in got.bad:
+        bad.add(b.path, b.line, b.reason)
+      dropped += got.dropped
+      inline["items"].append(got.items)
+      inline["users"].append(got.users)
+      rows = got.rows
+      ts = (rows.column(interaction_logs.TIMESTAMP).to_pylist()
+            if log.has_timestamp else [None] * rows.num_rows)
+      for user, item, t, position in zip(
+          rows.column(interaction_logs.USER_ID).to_pylist(),
+          rows.column(interaction_logs.ITEM_ID).to_pylist(), ts,
+          rows.column(interaction_logs.POSITION).to_pylist()):
+        tables.interactions.append((user, item, t,
+                                    *log.describe_position(position)))
+    for side, target in (("items", tables.items), ("users", tables.users)):
+      first = interaction_logs.first_per_id(inline[side])
+      if first is None:
+        continue
+      columns = [c for c in first.column_names
+                 if c not in ("id", interaction_logs.POSITION)]
+      values = {c: first.column(c).to_pylist() for c in columns}
+      for k, ident in enumerate(first.column("id").to_pylist()):
+        target[ident] = {c: values[c][k] for c in columns}
+    notes = list(self.notes)
+    if self.dropped_note:
+      notes.append(self.dropped_note.format(n=dropped))
+    return finish(tables, bad, notes)

@@ -15,6 +15,7 @@ import csv
 import re
 
 from cdnrec.core import atomic
+from cdnrec.data import interaction_logs as logs
 from cdnrec.data.readers import base
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -51,15 +52,22 @@ def _token(text: str) -> str:
   return "_".join(_WORD.findall(text.lower()))
 
 
-class BookCrossing(base.Reader):
+class BookCrossing(base.LogReader):
   name = "bookcrossing"
   files = ("BX-Book-Ratings.csv", "BX-Books.csv", "BX-Users.csv")
+  dropped_note = ("{n} implicit (0) ratings dropped: only explicit ratings "
+                  "are positives")
 
-  def read(self, source_dir, options):
-    bad = base.BadRows(options)
-    tables = base.Tables("bookcrossing", ITEM_FIELDS, USER_FIELDS)
+  def interaction_log(self, source_dir):
     ratings = base.require_file(source_dir, "BX-Book-Ratings.csv",
                                 "rating file (User-ID;ISBN;Book-Rating)")
+    return logs.InteractionLog(
+        "bookcrossing", (ratings,), logs.TEXT, user="User-ID", item="ISBN",
+        rating="Book-Rating", rating_rule=logs.RATING_EXPLICIT_0_10,
+        delimiter=";", escape="\\", encoding="latin-1", upper_items=True)
+
+  def read_sides(self, source_dir, bad):
+    tables = base.Tables("bookcrossing", ITEM_FIELDS, USER_FIELDS)
     books = base.require_file(source_dir, "BX-Books.csv", "book file")
     users = base.require_file(source_dir, "BX-Users.csv", "user file")
     for number, r in _rows(books, ("ISBN", "Book-Title", "Book-Author",
@@ -71,17 +79,4 @@ class BookCrossing(base.Reader):
     for number, r in _rows(users, ("User-ID", "Location", "Age"), bad):
       age = r[2] if r[2].isdigit() else ""
       tables.users[r[0]] = {"location": _token(r[1]), "age": age}
-    implicit = 0
-    for number, r in _rows(ratings, ("User-ID", "ISBN", "Book-Rating"), bad):
-      if not r[2].isdigit() or int(r[2]) > 10:
-        bad.add(ratings, number, f"field 'Book-Rating': expected 0-10, got "
-                f"{r[2]!r}")
-        continue
-      if r[2] == "0":
-        implicit += 1
-        continue
-      tables.interactions.append((r[0], r[1].strip().upper(), None, ratings,
-                                  number))
-    return base.finish(tables, bad, [
-        f"{implicit} implicit (0) ratings dropped: only explicit ratings are "
-        "positives"])
+    return tables

@@ -7,9 +7,10 @@ age; item title (tokens), genres and year (parsed from the title).
 
 import csv
 import re
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from cdnrec.core import atomic
+from cdnrec.data import interaction_logs as logs
 from cdnrec.data.readers import base
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's",
@@ -41,28 +42,6 @@ def _genre_tokens(genres: List[str]) -> List[str]:
           if g and g != "(no genres listed)"]
 
 
-def _parse_rating(path, number, user, item, rating, timestamp, bad):
-  """(user, item, timestamp) or None after recording why it is bad."""
-  if not user or not item:
-    bad.add(path, number, "field 'user_id'/'item_id': empty id")
-    return None
-  try:
-    float(rating)
-  except ValueError:
-    bad.add(path, number, f"field 'rating': expected a number, got "
-            f"{rating!r}")
-    return None
-  ts: Optional[float] = None
-  if timestamp is not None:
-    try:
-      ts = float(timestamp)
-    except ValueError:
-      bad.add(path, number, f"field 'timestamp': expected seconds since "
-              f"1970, got {timestamp!r}")
-      return None
-  return user, item, ts
-
-
 def _split_lines(path: str, separator: str, encoding: str, columns: int,
                  names: str, bad: base.BadRows):
   """(line number, fields) of each well-formed line of a separated file."""
@@ -80,15 +59,22 @@ def _split_lines(path: str, separator: str, encoding: str, columns: int,
       yield number, fields
 
 
-class MovieLens100K(base.Reader):
+class MovieLens100K(base.LogReader):
   name = "movielens-100k"
   files = ("u.data", "u.item", "u.user")
 
-  def read(self, source_dir, options):
-    bad = base.BadRows(options)
-    tables = base.Tables("ml-100k", ITEM_FIELDS, USER_FIELDS)
+  def interaction_log(self, source_dir):
     ratings = base.require_file(source_dir, "u.data", "rating file "
                                 "(user<TAB>item<TAB>rating<TAB>timestamp)")
+    return logs.InteractionLog(
+        "ml-100k", (ratings,), logs.TEXT, user="user", item="item",
+        timestamp="timestamp", rating="rating",
+        columns=("user", "item", "rating", "timestamp"), delimiter="\t",
+        quote=None, encoding="latin-1",
+        describe="user, item, rating, timestamp")
+
+  def read_sides(self, source_dir, bad):
+    tables = base.Tables("ml-100k", ITEM_FIELDS, USER_FIELDS)
     items = base.require_file(source_dir, "u.item", "movie file")
     users = base.require_file(source_dir, "u.user", "user file")
     for number, f in _split_lines(items, "|", "latin-1", 24,
@@ -106,24 +92,26 @@ class MovieLens100K(base.Reader):
                                   "id|age|gender|occupation|zip", bad):
       tables.users[f[0]] = {"age": f[1], "gender": f[2], "occupation": f[3],
                             "zip": f[4]}
-    for number, f in _split_lines(ratings, "\t", "latin-1", 4,
-                                  "user, item, rating, timestamp", bad):
-      row = _parse_rating(ratings, number, *f, bad)
-      if row:
-        tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad)
+    return tables
 
 
-class MovieLens1M(base.Reader):
+class MovieLens1M(base.LogReader):
   name = "movielens-1m"
   files = ("ratings.dat", "movies.dat", "users.dat")
 
-  def read(self, source_dir, options):
-    bad = base.BadRows(options)
-    tables = base.Tables("ml-1m", ITEM_FIELDS, USER_FIELDS)
+  def interaction_log(self, source_dir):
     ratings = base.require_file(source_dir, "ratings.dat",
                                 "rating file (UserID::MovieID::Rating::"
                                 "Timestamp)")
+    return logs.InteractionLog(
+        "ml-1m", (ratings,), logs.TEXT, user="UserID", item="MovieID",
+        timestamp="Timestamp", rating="Rating",
+        columns=("UserID", "MovieID", "Rating", "Timestamp"), delimiter="::",
+        quote=None, encoding="latin-1",
+        describe="UserID::MovieID::Rating::Timestamp")
+
+  def read_sides(self, source_dir, bad):
+    tables = base.Tables("ml-1m", ITEM_FIELDS, USER_FIELDS)
     movies = base.require_file(source_dir, "movies.dat", "movie file")
     users = base.require_file(source_dir, "users.dat", "user file")
     for number, f in _split_lines(movies, "::", "latin-1", 3,
@@ -136,12 +124,7 @@ class MovieLens1M(base.Reader):
                                   bad):
       tables.users[f[0]] = {"gender": f[1], "age": f[2], "occupation": f[3],
                             "zip": f[4]}
-    for number, f in _split_lines(ratings, "::", "latin-1", 4,
-                                  "UserID::MovieID::Rating::Timestamp", bad):
-      row = _parse_rating(ratings, number, *f, bad)
-      if row:
-        tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad)
+    return tables
 
 
 def _csv_rows(path: str, expected: Tuple[str, ...], bad: base.BadRows):
@@ -166,16 +149,21 @@ def _csv_rows(path: str, expected: Tuple[str, ...], bad: base.BadRows):
       yield number, dict(zip(header, record))
 
 
-class MovieLensCsv(base.Reader):
+class MovieLensCsv(base.LogReader):
   """ml-latest(-small), 20M, 25M, 32M: no user file, so no user features."""
   name = "movielens-csv"
   files = ("ratings.csv", "movies.csv")
+  notes = ("no user file in this layout: users have ids only",)
 
-  def read(self, source_dir, options):
-    bad = base.BadRows(options)
-    tables = base.Tables("ml-csv", ITEM_FIELDS, ())
+  def interaction_log(self, source_dir):
     ratings = base.require_file(source_dir, "ratings.csv", "rating file "
                                 "(userId,movieId,rating,timestamp)")
+    return logs.InteractionLog(
+        "ml-csv", (ratings,), logs.TEXT, user="userId", item="movieId",
+        timestamp="timestamp", rating="rating")
+
+  def read_sides(self, source_dir, bad):
+    tables = base.Tables("ml-csv", ITEM_FIELDS, ())
     movies = base.require_file(source_dir, "movies.csv", "movie file "
                                "(movieId,title,genres)")
     for number, r in _csv_rows(movies, ("movieId", "title", "genres"), bad):
@@ -183,11 +171,4 @@ class MovieLensCsv(base.Reader):
       tables.items[r["movieId"]] = {"title": words, "year": year,
                                     "genres": _genre_tokens(
                                         r["genres"].split("|"))}
-    for number, r in _csv_rows(
-        ratings, ("userId", "movieId", "rating", "timestamp"), bad):
-      row = _parse_rating(ratings, number, r["userId"], r["movieId"],
-                          r["rating"], r["timestamp"], bad)
-      if row:
-        tables.interactions.append((*row, ratings, number))
-    return base.finish(tables, bad,
-                       ["no user file in this layout: users have ids only"])
+    return tables

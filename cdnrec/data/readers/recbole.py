@@ -1,19 +1,25 @@
 """RecBole atomic files (any dataset): `<name>.inter`, optional `.item` and
-`.user`, tab-separated with `field:type` headers. Read, checked and
-rewritten with the canonical columns; every column of the item and user
-files is kept as a feature."""
+`.user`, tab-separated with `field:type` headers. Every column of the item
+and user files is kept as a feature."""
 
 from cdnrec.core import atomic
+from cdnrec.data import interaction_logs as logs
 from cdnrec.data.readers import base
 
 
-class RecBole(base.Reader):
+class RecBole(base.LogReader):
   name = "recbole"
   files = ("<name>.inter", "<name>.item", "<name>.user")
 
-  def read(self, source_dir, options):
+  def interaction_log(self, source_dir):
     dataset = atomic.locate(source_dir)
-    bad = base.BadRows(options)
+    return logs.InteractionLog(
+        dataset.name, (dataset.inter_path,), logs.ATOMIC,
+        timestamp=logs.TIMESTAMP if dataset.has_timestamp else None,
+        atomic_fields=dataset.inter_fields)
+
+  def read_sides(self, source_dir, bad):
+    dataset = atomic.locate(source_dir)
     tables = base.Tables(
         dataset.name,
         [f for f in dataset.item_fields if f.name != "item_id"],
@@ -29,17 +35,7 @@ class RecBole(base.Reader):
                   "again; expected one row per id")
           continue
         target[row.pop(key)] = row
-    has_ts = dataset.has_timestamp
-    for number, row in self._rows(dataset.inter_path, dataset.inter_fields,
-                                  bad):
-      ts = row.get("timestamp") if has_ts else None
-      if has_ts and ts is None:
-        bad.add(dataset.inter_path, number, "field 'timestamp': empty; "
-                "expected a number")
-        continue
-      tables.interactions.append((row["user_id"], row["item_id"], ts,
-                                  dataset.inter_path, number))
-    return base.finish(tables, bad)
+    return tables
 
   @staticmethod
   def _rows(path, fields, bad):

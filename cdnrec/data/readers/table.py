@@ -3,7 +3,8 @@
 The mapping is a dict (from a small JSON file, `--table-config`, or from
 `--columns`):
 
-  {"interactions": "ratings.csv",          # or .parquet; relative to data dir
+  {"interactions": "ratings.csv",          # or .parquet, a folder of shards
+                                           # or a glob; relative to data dir
    "user_id": "userId", "item_id": "movieId",
    "timestamp": "ts",                      # optional
    "item_features": {"genres": "token_seq", "year": "token"},
@@ -12,7 +13,9 @@ The mapping is a dict (from a small JSON file, `--table-config`, or from
    "separator": ",", "list_separator": "|", "encoding": "utf-8"}
 
 Feature columns are read from the side table when there is one, else from
-the interaction rows (the first row of each item or user wins).
+the interaction rows (the first row of each item or user wins). The
+interaction log is read by ExampleGen's workers in parallel
+(interaction_logs); the side tables are read whole.
 """
 
 import csv
@@ -20,6 +23,7 @@ import os
 from typing import Dict, Iterator, Tuple
 
 from cdnrec.core import atomic
+from cdnrec.data import interaction_logs as logs
 from cdnrec.data.readers import base
 
 _TYPES = {"token": atomic.FieldType.TOKEN,
@@ -63,7 +67,7 @@ def _check_columns(path: str, row: Dict, columns) -> None:
         f"{sorted(row)}")
 
 
-class Table(base.Reader):
+class Table(base.LogReader):
   name = "table"
   files = ("<table>.csv or <table>.parquet",)
 
@@ -86,13 +90,32 @@ class Table(base.Reader):
               if t]
     return raw
 
-  def read(self, source_dir, options):
+  def interaction_log(self, source_dir):
     m = self._mapping
-    bad = base.BadRows(options)
+    paths = logs.expand(os.path.join(source_dir, m["interactions"]))
+    formats = {"parquet" if p.endswith(".parquet") else "text" for p in paths}
+    if len(formats) > 1:
+      raise base.DataFormatError(
+          f"{m['interactions']}: mixes Parquet and text files; expected "
+          "shards of one format")
+    inline = lambda side: (() if side + "s" in m else
+                           tuple(m.get(side + "_features", {}).items()))
+    return logs.InteractionLog(
+        os.path.splitext(os.path.basename(paths[0]))[0]
+        if len(paths) == 1 else os.path.basename(
+            os.path.dirname(paths[0])) or "table",
+        paths, logs.PARQUET if formats == {"parquet"} else logs.TEXT,
+        user=m["user_id"], item=m["item_id"], timestamp=m.get("timestamp"),
+        delimiter=m.get("separator", ","), encoding=m.get("encoding", "utf-8"),
+        item_features=inline("item"), user_features=inline("user"),
+        list_separator=m.get("list_separator", "|"))
+
+  def read_sides(self, source_dir, bad):
+    m = self._mapping
     item_features = m.get("item_features", {})
     user_features = m.get("user_features", {})
     tables = base.Tables(
-        os.path.splitext(os.path.basename(m["interactions"]))[0],
+        self.interaction_log(source_dir).name,
         [atomic.Field(c, _TYPES[k]) for c, k in item_features.items()],
         [atomic.Field(c, _TYPES[k]) for c, k in user_features.items()])
     for side, id_column, features, target in (
@@ -105,35 +128,7 @@ class Table(base.Reader):
         _check_columns(path, row, [id_column, *features])
         target[row[id_column]] = {c: self._value(row[c], k)
                                   for c, k in features.items()}
-    path = os.path.join(source_dir, m["interactions"])
-    ts_column = m.get("timestamp")
-    inline_items = "items" not in m and item_features
-    inline_users = "users" not in m and user_features
-    for number, row in _table_rows(path, m, bad):
-      _check_columns(path, row, [m["user_id"], m["item_id"]] +
-                     ([ts_column] if ts_column else []) +
-                     (list(item_features) if inline_items else []) +
-                     (list(user_features) if inline_users else []))
-      user, item = row[m["user_id"]], row[m["item_id"]]
-      if not user or not item:
-        bad.add(path, number, "empty user or item id")
-        continue
-      ts = None
-      if ts_column:
-        try:
-          ts = float(row[ts_column])
-        except ValueError:
-          bad.add(path, number, f"field {ts_column!r}: expected a number, "
-                  f"got {row[ts_column]!r}")
-          continue
-      if inline_items:
-        tables.items.setdefault(item, {c: self._value(row[c], k)
-                                       for c, k in item_features.items()})
-      if inline_users:
-        tables.users.setdefault(user, {c: self._value(row[c], k)
-                                       for c, k in user_features.items()})
-      tables.interactions.append((user, item, ts, path, number))
-    return base.finish(tables, bad)
+    return tables
 
 
 def parse_columns(text: str) -> Dict:
