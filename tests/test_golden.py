@@ -1,6 +1,8 @@
 """The columnar ExampleGen and ItemStatsGen write what the row-by-row ones
 did before the rewrite (tests/golden/capture.py): the same splits, features, item
-indexes, catalog, frequencies, head/tail, summary and Ω_r."""
+indexes, catalog, frequencies, head/tail, summary and Ω_r. And ExampleGen,
+reading every reader's log in Beam, writes what it wrote when the readers
+converted the whole source in one process (tests/golden/capture_readers.py)."""
 
 import json
 import os

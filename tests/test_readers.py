@@ -232,6 +232,24 @@ def test_example_gen_reads_other_formats(tmp_path):
   assert os.path.exists(os.path.join(catalog.uri, "read_report.json"))
 
 
+def test_example_gen_counts_side_and_log_bad_rows_together(tmp_path):
+  """A bad row of the movie file (read whole before Beam) and one of the
+  log (read by Beam's workers) count against one --max-bad-rows."""
+  from cdnrec.components import local
+  source = _ml100k(tmp_path, U_DATA + ("2\t2\t5\tnan",))
+  with open(os.path.join(source, "u.item"), "a", encoding="latin-1") as f:
+    f.write("9|Broken|x\n")
+  with pytest.raises(readers.DataFormatError) as failed:
+    local.run_example_gen(local.DataArtifacts(str(tmp_path / "out")),
+                          source, data_format="movielens-100k",
+                          max_bad_rows=1)
+  message = str(failed.value)
+  assert message.startswith("2 bad row(s), more than --max-bad-rows=1")
+  assert "u.item, line 4: expected 24 '|'-separated fields" in message
+  assert ("u.data, line 5: field 'timestamp': expected a time since 1970, "
+          "a finite number from 0 to 2^63, got 'nan'") in message
+
+
 def test_stats_match_a_hand_count(tmp_path):
   from cdnrec.data import stats
   lines = ["user_id:token\titem_id:token\ttimestamp:float"]
