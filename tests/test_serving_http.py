@@ -177,7 +177,7 @@ def test_unknown_users_and_values_are_answered(served):
      "all of one length"),
     ({"instances": [{"b64": "***"}]}, None, "bad base64"),
     ({"instances": [{"b64": base64.b64encode(b"\n\x05abc").decode()}]}, None,
-     "the model rejected the inputs"),
+     "input 'examples' row 0: not a serialized tf.Example"),
     ({"signature_name": "nope", "instances": [{}]}, None,
      "unknown signature_name 'nope'"),
     ({"signature_name": "serve_features",
@@ -273,3 +273,124 @@ def test_a_broken_new_version_does_not_replace_the_served_one(served,
     assert server.holder.current.version == served_version
   finally:
     shutil.rmtree(broken)
+
+
+def _request(url, method, body=b"", path=f"/v1/models/{NAME}"):
+  """(status, headers, raw body) of one request on a fresh connection."""
+  host_port = url.split("//", 1)[1].split("/", 1)[0]
+  connection = http.client.HTTPConnection(host_port, timeout=30)
+  connection.request(method, path, body=body or None)
+  response = connection.getresponse()
+  payload = response.read()
+  connection.close()
+  return response.status, dict(response.getheaders()), payload
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS",
+                                    "BREW"])
+def test_other_methods_get_a_405_in_json(served, method):
+  url, _ = served
+  status, headers, payload = _request(url, method, b"{}")
+  assert status == 405
+  assert headers["Allow"] == "GET, POST"
+  assert headers["Content-Type"] == "application/json"
+  assert json.loads(payload)["error"] == (
+      f"method {method} is not allowed; use GET or POST")
+  status, headers, payload = _request(url, "HEAD")
+  assert (status, payload) == (405, b"")
+
+
+@pytest.mark.parametrize("raw,message", [
+    (b"[" * 30000 + b"]" * 30000, "malformed JSON: nested too deeply"),
+    (b'{"instances": [' + b"9" * 5000 + b"]}", "malformed JSON"),
+    (json.dumps({"signature_name": ["serve_features"],
+                 "instances": [{"user_id": "u"}]}).encode(),
+     "signature_name must be a string"),
+])
+def test_client_errors_that_were_500s_are_400s(served, raw, message):
+  url, _ = served
+  status, payload = _post(url, None, raw=raw)
+  assert status == 400
+  assert message in payload["error"]
+
+
+def test_idle_connections_are_closed(model_base):
+  import socket
+  holder = server_lib.ModelHolder(model_base)
+  server = server_lib.RetrievalServer(holder, NAME, "127.0.0.1", 0,
+                                      poll_seconds=0, idle_timeout=0.5)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    idle = socket.create_connection(server.server_address, timeout=10)
+    started = time.perf_counter()
+    assert idle.recv(1) == b""  # closed by the server, not by this timeout
+    assert time.perf_counter() - started < 5
+    idle.close()
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_port_in_use_is_one_clear_error():
+  import socket
+  from cdnrec.core.errors import ConfigError
+  taken = socket.socket()
+  taken.bind(("127.0.0.1", 0))
+  taken.listen()
+  port = taken.getsockname()[1]
+  try:
+    with pytest.raises(ConfigError, match=rf"cannot listen on 127\.0\.0\.1:"
+                       rf"{port}: .*another server is using it"):
+      server_lib.RetrievalServer(None, NAME, "127.0.0.1", port)
+  finally:
+    taken.close()
+
+
+def test_an_unreachable_server_is_one_clear_error():
+  import socket
+  free = socket.socket()
+  free.bind(("127.0.0.1", 0))
+  port = free.getsockname()[1]
+  free.close()
+  with pytest.raises(client.ServerError,
+                     match=rf"cannot reach http://127\.0\.0\.1:{port}/v1/"
+                     r"models/m: .*[Cc]onnection refused"):
+    client.status(f"http://127.0.0.1:{port}", "m")
+
+
+def test_startup_skips_a_newest_version_that_does_not_load(model_base,
+                                                           tmp_path):
+  base = str(tmp_path / NAME)
+  shutil.copytree(os.path.join(model_base, "1"), os.path.join(base, "1"))
+  os.makedirs(os.path.join(base, "2"))  # still empty: being copied in
+  holder = server_lib.ModelHolder(base)
+  assert holder.current.version == 1
+  empty = str(tmp_path / "empty")
+  os.makedirs(os.path.join(empty, "3"))
+  from cdnrec.core.errors import ConfigError
+  with pytest.raises(ConfigError, match=r"no version loads \(3: "):
+    server_lib.ModelHolder(empty)
+
+
+@pytest.mark.slow
+def test_sixteen_clients_a_thousand_requests_each_none_fails(served,
+                                                             test_users):
+  """The load of `cdnrec bench serve`, counting failures only (latency is
+  the benchmark's: docs/benchmarks.md)."""
+  url, _ = served
+  users = test_users[0]
+
+  def one_client(seed):
+    errors = []
+    for i in range(1000):
+      try:
+        answer = client.predict(url, NAME, [users[(seed + i) % len(users)]],
+                                k=10)
+        assert len(answer[0]["item_ids"]) == 10
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(repr(e))  # counted; any fails the test
+    return errors
+  with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    errors = [e for found in pool.map(one_client, range(16)) for e in found]
+  assert errors == []

@@ -7,12 +7,14 @@
   cdnrec query       ask a pushed model (or a server) for one user's top items
   cdnrec serve       answer TF Serving REST queries from pushed versions
   cdnrec compile     write the Vertex AI / Kubeflow pipeline spec
-  cdnrec bench       benchmarks: train, retrieval, beam, pipeline, profile
+  cdnrec bench       benchmarks: train, retrieval, beam, pipeline, profile,
+                     scale, serve
 """
 
 from cdnrec import _environment  # noqa: F401  (before anything imports TF)
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -55,3 +57,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     # (or the server's reason); a traceback would only bury it.
     print(f"error: {e}", file=sys.stderr)
     return 2
+  except KeyboardInterrupt:
+    # Components that finished are in ML Metadata and TFX's cache; the one
+    # that was running published nothing. The interpreter's teardown is
+    # skipped: threads it would stop (Beam's, TF's) could still print
+    # their own KeyboardInterrupt after this line.
+    print(f"cdnrec {args.command}: interrupted", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)

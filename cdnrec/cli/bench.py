@@ -10,7 +10,8 @@ BENCHMARKS = {"train": "cdnrec.bench.train",
               "beam": "cdnrec.bench.beam",
               "pipeline": "cdnrec.bench.pipeline",
               "profile": "cdnrec.bench.profile",
-              "scale": "cdnrec.bench.scale"}
+              "scale": "cdnrec.bench.scale",
+              "serve": "cdnrec.bench.serve"}
 
 
 def main(argv: List[str]) -> int:

@@ -145,12 +145,19 @@ def settings(pairs: List[str]) -> Dict[str, Any]:
 def reader_config(args) -> Dict[str, Any]:
   if args.data == "table":
     if args.table_config:
-      with open(args.table_config) as f:
-        try:
-          return json.load(f)
-        except json.JSONDecodeError as e:
-          raise ConfigError(f"--table-config {args.table_config}: not JSON "
-                            f"({e})") from None
+      try:
+        with open(args.table_config, encoding="utf-8") as f:
+          mapping = json.load(f)
+      except OSError as e:
+        raise ConfigError(f"--table-config {args.table_config}: "
+                          f"{e.strerror}") from None
+      except (ValueError, RecursionError) as e:  # not JSON, not UTF-8
+        raise ConfigError(f"--table-config {args.table_config}: not a UTF-8 "
+                          f"JSON object ({e})") from None
+      if not isinstance(mapping, dict):
+        raise ConfigError(f"--table-config {args.table_config}: expected a "
+                          f"JSON object, got {type(mapping).__name__}")
+      return mapping
     if args.columns:
       from cdnrec.data.readers import table
       return table.parse_columns(args.columns)

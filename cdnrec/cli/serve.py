@@ -24,11 +24,20 @@ def add_parser(sub, name: str) -> None:
                       default=defaults.MAX_BODY_BYTES)
   parser.add_argument("--max-batch", type=int, default=defaults.MAX_BATCH,
                       help="most queries in one request")
+  parser.add_argument("--idle-timeout-seconds", type=float,
+                      default=defaults.IDLE_TIMEOUT_SECONDS,
+                      help="close a connection idle this long")
 
 
 def main(args: argparse.Namespace) -> int:
+  import logging
   from cdnrec.serving import server
+  # Version swaps, load failures and deletions go to stderr.
+  logging.basicConfig(level=logging.INFO,
+                      format="[cdnrec serve] %(asctime)s %(levelname)s "
+                             "%(message)s")
   server.serve(args.model_dir, args.model_name, args.host, args.port,
                poll_seconds=args.poll_seconds,
-               max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
+               max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+               idle_timeout=args.idle_timeout_seconds)
   return 0

@@ -31,12 +31,23 @@ def assign_splits(n: int) -> List[str]:
   return ["train"] * (n - 2) + ["eval", "test"]
 
 
+def _check_finite(timestamps) -> None:
+  values = np.asarray(timestamps, dtype=np.float64)
+  bad = np.flatnonzero(~np.isfinite(values))
+  if len(bad):
+    raise ValueError(f"timestamp {values[bad[0]]} at row {bad[0]}: expected "
+                     "a finite number (readers set such rows aside)")
+
+
 def split_user_history(history: Sequence[Tuple], seed: int,
                        has_timestamp: bool) -> List[Tuple[str, Tuple]]:
   """history: (item_id, timestamp, item_index, user_id) tuples of one user.
 
-  Returns (split, interaction) pairs.
+  Returns (split, interaction) pairs. Raises ValueError on a timestamp
+  that is not a finite number: it would sort anywhere.
   """
+  if has_timestamp:
+    _check_finite([h[1] for h in history])
   ordered = sorted(
       history,
       key=lambda h: order_key(h[1] if has_timestamp else None, h[2], h[3],
@@ -56,6 +67,7 @@ def split_codes(user_codes: np.ndarray, timestamps: Optional[np.ndarray],
                         for u, i in zip(user_ids, item_ids)], dtype=np.uint64)
   else:
     primary = np.asarray(timestamps)
+    _check_finite(primary)
   order = np.lexsort((item_index, primary, user_codes))
   sorted_users = user_codes[order]
   n = len(order)

@@ -224,7 +224,11 @@ def _header(log: InteractionLog, path: str) -> Tuple[str, ...]:
       raise DataFormatError(f"{path}, line 1: not valid {log.encoding} "
                             f"({e.reason} at byte {e.start}); expected "
                             f"{log.encoding}-encoded text") from None
-    names = tuple(_split_line(log, line))
+    try:
+      names = tuple(_split_line(log, line))
+    except csv.Error as e:
+      raise DataFormatError(f"{path}, line 1: {e}; expected a header of "
+                            "column names") from None
   missing = [c for c in log.needed if c not in names]
   if missing:
     where = "the header" if not log.columns else "the layout"

@@ -7,10 +7,11 @@ from typing import Any, Dict, List, Optional
 
 
 class ServerError(RuntimeError):
-  """The server answered with an error status; the message is its reason."""
+  """The server answered with an error status (the message is its reason),
+  or could not be reached (status 0)."""
 
   def __init__(self, status: int, message: str):
-    super().__init__(f"HTTP {status}: {message}")
+    super().__init__(f"HTTP {status}: {message}" if status else message)
     self.status = status
 
 
@@ -30,6 +31,9 @@ def _call(url: str, body: Optional[Dict[str, Any]] = None,
     except json.JSONDecodeError:
       pass
     raise ServerError(e.code, text) from None
+  except (urllib.error.URLError, OSError) as e:
+    reason = getattr(e, "reason", e)
+    raise ServerError(0, f"cannot reach {url}: {reason}") from None
 
 
 def status(server: str, model: str) -> Dict[str, Any]:

@@ -5,3 +5,9 @@ PORT = 8501  # TF Serving's REST port
 MAX_BODY_BYTES = 1 << 20
 MAX_BATCH = 256  # most queries in one request
 POLL_SECONDS = 2.0  # how often to look for a newer version
+IDLE_TIMEOUT_SECONDS = 30.0  # an idle connection is closed after this
+LISTEN_BACKLOG = 128  # connections the kernel queues before accept
+# A version that failed to load is tried again when its folder changes, or
+# after this delay, doubled after each failure up to the maximum.
+RETRY_FIRST_SECONDS = 5.0
+RETRY_MAX_SECONDS = 300.0

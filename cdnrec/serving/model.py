@@ -14,13 +14,18 @@ def _register_scann_ops() -> None:
                       "pip install scann==1.3.2") from e
 
 
+def versions(model_dir: str) -> List[int]:
+  """The numeric version folders under model_dir, ascending."""
+  if not tf.io.gfile.isdir(model_dir):
+    return []
+  return sorted(int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
+                if d.rstrip("/").isdigit())
+
+
 def newest_version(model_dir: str) -> Optional[int]:
   """The highest numeric version folder under model_dir, if any."""
-  if not tf.io.gfile.isdir(model_dir):
-    return None
-  versions = [int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
-              if d.rstrip("/").isdigit()]
-  return max(versions) if versions else None
+  found = versions(model_dir)
+  return found[-1] if found else None
 
 
 def latest_version_dir(model_dir: str) -> str:

@@ -13,26 +13,36 @@ features are sent empty and missing numbers as NaN, which the model reads as
 unknown (OOV bucket / training mean), so an unknown user is answered, never
 an error.
 
-The newest numeric version under --model-dir is loaded (ScaNN ops
-registered); a poller loads newer versions as they appear and swaps them in:
-a request holds the model it started with, so nothing in flight fails.
-Bad requests get a 400 whose "error" says what was wrong.
+The newest numeric version under --model-dir that loads is served (ScaNN
+ops registered); a poller loads newer versions as they appear and swaps
+them in: a request holds the model it started with, so nothing in flight
+fails. A version that fails to load (a folder still being copied, a broken
+model) is tried again when its folder changes, or after a back-off; a
+served version deleted from disk gives way to the newest loadable one left.
+Each swap, failure and deletion is logged. Client errors get a 4xx whose
+JSON "error" says what was wrong; methods other than GET and POST get 405.
+Idle connections are closed after --idle-timeout-seconds.
 """
 
 import base64
+import dataclasses
+import errno
 import json
 import logging
 import math
 import os
 import re
 import threading
+import time
 from http import server as http_server
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import message as proto_message
 from tensorflow.core.framework import types_pb2
 
+from cdnrec.core.errors import ConfigError
 from cdnrec.serving import defaults
 from cdnrec.serving import model as serving_model
 
@@ -50,40 +60,131 @@ class NotFound(LookupError):
   """Answered with 404 and this message."""
 
 
-class ModelHolder:
-  """The version being served, swapped atomically for newer ones."""
+@dataclasses.dataclass
+class _Failure:
+  """A version that failed to load: when to try it again."""
+  fingerprint: Tuple
+  retry_at: float
+  delay: float
 
-  def __init__(self, model_dir: str):
+
+def _fingerprint(path: str) -> Tuple:
+  """(file, size, mtime) of every file under path: changes while a version
+  is still being copied in, or when it is replaced."""
+  out = []
+  for directory, _, files in tf.io.gfile.walk(path):
+    for name in files:
+      full = os.path.join(directory, name)
+      try:
+        stat = tf.io.gfile.stat(full)
+      except tf.errors.NotFoundError:
+        continue
+      out.append((full, stat.length, stat.mtime_nsec))
+  return tuple(sorted(out))
+
+
+class ModelHolder:
+  """The version being served: the newest one that loads.
+
+  Raises ConfigError at construction when no version under model_dir loads
+  (naming each and why).
+  """
+
+  def __init__(self, model_dir: str,
+               load: Callable[[str], serving_model.RetrievalModel] = (
+                   serving_model.RetrievalModel),
+               clock: Callable[[], float] = time.monotonic,
+               retry_first_seconds: float = defaults.RETRY_FIRST_SECONDS,
+               retry_max_seconds: float = defaults.RETRY_MAX_SECONDS):
     self.model_dir = model_dir
+    self._load = load
+    self._clock = clock
+    self._retry_first = retry_first_seconds
+    self._retry_max = retry_max_seconds
     self._lock = threading.Lock()
-    self._current = serving_model.RetrievalModel(model_dir)
-    self._failed: set = set()
+    self._failed: Dict[int, _Failure] = {}
+    self._errors: Dict[int, str] = {}
+    self._reported_gone: Optional[int] = None
+    if tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
+      # One SavedModel, not TF Serving's layout: served as version 0.
+      self._current = load(model_dir)
+      return
+    if not tf.io.gfile.isdir(model_dir):
+      raise ConfigError(f"--model-dir {model_dir}: no such folder")
+    found = serving_model.versions(model_dir)
+    for version in reversed(found):
+      loaded = self._try(version)
+      if loaded is not None:
+        self._current = loaded
+        return
+    tried = "; ".join(f"{v}: {self._errors[v]}" for v in reversed(found))
+    raise ConfigError(f"--model-dir {model_dir}: no version loads"
+                      + (f" ({tried})" if tried else
+                         " (no numeric version folders)"))
 
   @property
   def current(self) -> serving_model.RetrievalModel:
     with self._lock:
       return self._current
 
-  def refresh(self) -> bool:
-    """Loads the newest version if it is newer than the one served."""
-    newest = serving_model.newest_version(self.model_dir)
-    if newest is None or newest <= self.current.version or (
-        newest in self._failed):
-      return False
+  def _try(self, version: int) -> Optional[serving_model.RetrievalModel]:
+    """The loaded version, or None after noting the failure."""
+    path = os.path.join(self.model_dir, str(version))
     try:
-      loaded = serving_model.RetrievalModel(
-          os.path.join(self.model_dir, str(newest)))
+      return self._load(path)
     except Exception as e:  # pylint: disable=broad-except
-      # A broken version must not take down the one being served; it is
-      # logged and not retried.
-      self._failed.add(newest)
-      _log.error("version %d failed to load, still serving %d: %s", newest,
-                 self.current.version, e)
-      return False
-    with self._lock:
-      self._current = loaded
-    _log.info("now serving version %d", newest)
-    return True
+      # A broken or half-copied version must not take down the one being
+      # served: it is logged and tried again later.
+      previous = self._failed.get(version)
+      delay = (self._retry_first if previous is None
+               else min(self._retry_max, previous.delay * 2))
+      self._failed[version] = _Failure(_fingerprint(path),
+                                       self._clock() + delay, delay)
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else (
+          type(e).__name__)
+      self._errors[version] = reason
+      _log.error("version %d failed to load (%s); trying again when its "
+                 "folder changes or in %.0f s", version, reason, delay)
+      return None
+
+  def _due(self, version: int) -> bool:
+    failure = self._failed.get(version)
+    if failure is None:
+      return True
+    if self._clock() >= failure.retry_at:
+      return True
+    path = os.path.join(self.model_dir, str(version))
+    return _fingerprint(path) != failure.fingerprint
+
+  def refresh(self) -> bool:
+    """Serves the newest loadable version newer than the served one (or, if
+    the served one was deleted, the newest loadable one left); True when it
+    swapped."""
+    current = self.current
+    available = serving_model.versions(self.model_dir)
+    gone = current.version not in available and tf.io.gfile.isdir(
+        self.model_dir) and not tf.io.gfile.exists(
+            os.path.join(self.model_dir, "saved_model.pb"))
+    for version in reversed(available):
+      if version <= current.version and not gone:
+        break
+      if not self._due(version):
+        continue
+      loaded = self._try(version)
+      if loaded is None:
+        continue
+      self._failed.pop(version, None)
+      with self._lock:
+        self._current = loaded
+      _log.info("now serving version %d (was %d%s)", version,
+                current.version, ", deleted from disk" if gone else "")
+      return True
+    if gone and self._reported_gone != current.version:
+      self._reported_gone = current.version
+      _log.warning("version %d was deleted from %s and no other version "
+                   "loads; still serving it from memory", current.version,
+                   self.model_dir)
+    return False
 
 
 def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> tf.Tensor:
@@ -102,13 +203,25 @@ def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> tf.Tensor:
       else:
         raise BadRequest(f"input {name!r} row {i}: expected a string, got "
                          f"{json.dumps(v)[:80]}")
+    if name == "examples":
+      for i, serialized in enumerate(out):
+        try:
+          tf.train.Example.FromString(serialized if isinstance(
+              serialized, bytes) else serialized.encode())
+        except proto_message.DecodeError as e:
+          raise BadRequest(f"input 'examples' row {i}: not a serialized "
+                           f"tf.Example ({e})")
     return tf.constant(out, tf.string)
   out = []
   for i, v in enumerate(values):
     if v is None:
       out.append(math.nan)
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
-      out.append(float(v))
+      try:
+        out.append(float(v))
+      except OverflowError:
+        raise BadRequest(f"input {name!r} row {i}: {str(v)[:20]}... is too "
+                         "large for a float")
     else:
       raise BadRequest(f"input {name!r} row {i}: expected a number, got "
                        f"{json.dumps(v)[:80]}")
@@ -167,6 +280,9 @@ def predict(model: serving_model.RetrievalModel, body: Any,
   if not isinstance(body, dict):
     raise BadRequest("the body must be a JSON object")
   signature_name = body.get("signature_name") or "serving_default"
+  if not isinstance(signature_name, str):
+    raise BadRequest(f"signature_name must be a string, got "
+                     f"{json.dumps(signature_name)[:80]}")
   if signature_name not in model.signatures:
     raise BadRequest(f"unknown signature_name {signature_name!r}; the "
                      f"model has {sorted(model.signatures)}")
@@ -181,9 +297,7 @@ def predict(model: serving_model.RetrievalModel, body: Any,
   try:
     outputs = model.signatures[signature_name](**tensors)
   except (tf.errors.InvalidArgumentError, ValueError) as e:
-    # e.g. bytes that are not a serialized tf.Example.
-    message = getattr(e, "message", str(e)).splitlines()[0]
-    raise BadRequest(f"the model rejected the inputs: {message}")
+    raise BadRequest(f"the model rejected the inputs: {_reason(e)}")
   arrays = {}
   for name, tensor in outputs.items():
     value = tensor.numpy()
@@ -197,6 +311,17 @@ def predict(model: serving_model.RetrievalModel, body: Any,
     return {"predictions": [{name: values[i] for name, values in arrays.items()}
                             for i in range(n)]}
   return {"outputs": arrays}
+
+
+def _reason(error: Exception) -> str:
+  """The informative line of a TF error ("Graph execution error:" is only
+  its first)."""
+  lines = [line.strip() for line in getattr(error, "message",
+                                            str(error)).splitlines()]
+  useful = [line for line in lines if line and not line.startswith((
+      "Graph execution error", "Detected at node", "File ", "[[", "Stack"))]
+  return (useful[0] if useful else lines[0] if lines else
+          type(error).__name__)[:300]
 
 
 def status(model: serving_model.RetrievalModel) -> Dict[str, Any]:
@@ -230,9 +355,40 @@ def metadata(model: serving_model.RetrievalModel, name: str) -> Dict[str, Any]:
 class _Handler(http_server.BaseHTTPRequestHandler):
   server: "RetrievalServer"
   protocol_version = "HTTP/1.1"
+  # The headers and the body leave in one send (http.server flushes after
+  # each request), with no wait for the client's ACK.
+  wbufsize = 1 << 16
+  disable_nagle_algorithm = True
+
+  def setup(self) -> None:
+    # BaseHTTPRequestHandler sets this timeout on the socket: an idle
+    # connection ends instead of holding a thread forever.
+    self.timeout = self.server.idle_timeout
+    super().setup()
 
   def log_message(self, format, *args):  # pylint: disable=redefined-builtin
     _log.debug("%s " + format, self.address_string(), *args)
+
+  def send_error(self, code, message=None, explain=None):
+    """http.server's own errors (a bad request line, an unknown method...)
+    as JSON like every other answer; an unknown method is 405."""
+    allow = None
+    if code == 501:
+      code, allow = 405, "GET, POST"
+      message = f"method {self.command} is not allowed; use GET or POST"
+    data = json.dumps({"error": message or explain or str(code)}).encode()
+    try:
+      self.send_response(code, None)
+      self.send_header("Content-Type", "application/json")
+      self.send_header("Content-Length", str(len(data)))
+      if allow:
+        self.send_header("Allow", allow)
+      self.send_header("Connection", "close")
+      self.end_headers()
+      if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+        self.wfile.write(data)
+    finally:
+      self.close_connection = True
 
   def _reply(self, code: int, payload: Dict[str, Any]) -> None:
     data = json.dumps(payload).encode()
@@ -272,6 +428,9 @@ class _Handler(http_server.BaseHTTPRequestHandler):
       self._reply(400, {"error": str(e)})
     except NotFound as e:
       self._reply(404, {"error": str(e)})
+    except TimeoutError:
+      # The client stopped sending mid-body: nothing to answer.
+      self.close_connection = True
     except Exception as e:  # pylint: disable=broad-except
       # A server bug: logged with its traceback, answered as TF Serving
       # would, and the server keeps running.
@@ -290,7 +449,9 @@ class _Handler(http_server.BaseHTTPRequestHandler):
     raw = self.rfile.read(int(length))
     try:
       return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except RecursionError:
+      raise BadRequest("malformed JSON: nested too deeply")
+    except ValueError as e:  # not JSON, not UTF-8, an integer too long
       raise BadRequest(f"malformed JSON: {e}")
 
   def do_GET(self):  # pylint: disable=invalid-name
@@ -299,29 +460,52 @@ class _Handler(http_server.BaseHTTPRequestHandler):
   def do_POST(self):  # pylint: disable=invalid-name
     self._handle("POST")
 
+  def do_HEAD(self):  # pylint: disable=invalid-name
+    self.send_error(501)
+
+  do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
+
 
 class RetrievalServer(http_server.ThreadingHTTPServer):
   """Threads share the loaded model; TF calls run outside the GIL."""
 
   daemon_threads = True
+  # socketserver's default of 5 resets connections under a few concurrent
+  # clients.
+  request_queue_size = defaults.LISTEN_BACKLOG
 
   def __init__(self, holder: ModelHolder, model_name: str, host: str,
                port: int, max_body_bytes: int = defaults.MAX_BODY_BYTES,
                max_batch: int = defaults.MAX_BATCH,
-               poll_seconds: float = defaults.POLL_SECONDS):
-    super().__init__((host, port), _Handler)
+               poll_seconds: float = defaults.POLL_SECONDS,
+               idle_timeout: float = defaults.IDLE_TIMEOUT_SECONDS):
+    # Set before binding: a failed bind calls server_close.
+    self._stop = threading.Event()
+    try:
+      super().__init__((host, port), _Handler)
+    except OSError as e:
+      hint = (" (another server is using it; --port chooses another)"
+              if e.errno == errno.EADDRINUSE else "")
+      raise ConfigError(f"cannot listen on {host}:{port}: "
+                        f"{e.strerror or e}{hint}") from None
+    self.idle_timeout = idle_timeout
     self.holder = holder
     self.model_name = model_name
     self.max_body_bytes = max_body_bytes
     self.max_batch = max_batch
     self._poll_seconds = poll_seconds
-    self._stop = threading.Event()
     self._poller = threading.Thread(target=self._poll, daemon=True,
                                     name="version-poller")
 
   def _poll(self) -> None:
     while not self._stop.wait(self._poll_seconds):
-      self.holder.refresh()
+      try:
+        self.holder.refresh()
+      except Exception:  # pylint: disable=broad-except
+        # e.g. the model folder vanished mid-listing: the served model
+        # stays, the next poll looks again; the log says what happened.
+        _log.exception("looking for new versions in %s failed",
+                       self.holder.model_dir)
 
   def serve_forever(self, poll_interval: float = 0.5) -> None:
     if self._poll_seconds > 0 and not self._poller.is_alive():

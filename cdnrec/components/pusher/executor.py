@@ -37,6 +37,14 @@ class Executor(base_executor.BaseExecutor):
       targets[model_layout.BRUTE_FORCE_FORMAT] = uris.local_path(
           exec_properties[BRUTE_FORCE_DIRECTORY])
     record: Dict[str, Any] = {"model": model.uri}
+    orphans = versions.orphans(list(targets.values()))
+    if orphans:
+      # Half pairs from a push that failed before pushes were all or
+      # nothing: reported, never completed; servers of either folder may
+      # still pick them up, so they are named here to be removed.
+      _log.warning("versions %s exist in only some of %s; remove them",
+                   orphans, list(targets.values()))
+      record["orphans"] = orphans
     if not blessing.get_int_custom_property("blessed"):
       reasons = blessing.get_string_custom_property("reasons")
       _log.warning("NOT pushed: the model is not blessed (%s)", reasons)
@@ -45,7 +53,7 @@ class Executor(base_executor.BaseExecutor):
     elif _already_pushed(model.uri, list(targets.values())):
       # A rerun with the Trainer cached blesses the same model again; a
       # second copy would only be a new version number for the same model.
-      version = versions.versions(targets[model_layout.SCANN_FORMAT])[-1]
+      version = versions.complete_versions(list(targets.values()))[-1]
       _log.info("model already pushed as version %d; nothing to do", version)
       record.update(pushed=True, version=version, destinations=[
           os.path.join(base, str(version)) for base in targets.values()])
@@ -53,12 +61,13 @@ class Executor(base_executor.BaseExecutor):
       pushed.set_int_custom_property("pushed_version", version)
     else:
       version = versions.next_version(list(targets.values()))
-      destinations = []
-      for variant, base in targets.items():
-        final = versions.publish(os.path.join(model_path, variant), base,
-                                 version, origin_uri=model.uri)
+      destinations = versions.publish_together(
+          {base: os.path.join(model_path, variant)
+           for variant, base in targets.items()}, version,
+          origin_uri=model.uri)
+      for variant, base, final in zip(targets, targets.values(),
+                                      destinations):
         removed = versions.prune(base, keep, protect=version)
-        destinations.append(final)
         _log.info("pushed %s as %s%s", variant, final,
                   f" (removed old versions {removed})" if removed else "")
       record.update(pushed=True, version=version, destinations=destinations)
@@ -71,8 +80,9 @@ class Executor(base_executor.BaseExecutor):
 
 
 def _already_pushed(model_uri: str, bases) -> bool:
-  """Whether the newest version of every folder came from model_uri."""
-  newest = [versions.versions(base) for base in bases]
-  return all(newest) and all(
-      versions.origin(os.path.join(base, str(v[-1]))) == model_uri
-      for base, v in zip(bases, newest))
+  """Whether the newest version present in every folder came from
+  model_uri in each."""
+  complete = versions.complete_versions(list(bases))
+  return bool(complete) and all(
+      versions.origin(os.path.join(base, str(complete[-1]))) == model_uri
+      for base in bases)

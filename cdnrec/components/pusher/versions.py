@@ -4,14 +4,17 @@ A version appears atomically: it is copied into a hidden folder beside the
 versions and renamed into place, so a server polling `<base>` never sees a
 half-written model (rename is atomic on local and POSIX filesystems; on
 object stores such as GCS it is a copy, and a server may briefly see a
-partial folder there). Older versions beyond `keep` are removed after a
-push, oldest first, never the one just pushed.
+partial folder there). The variants of one model (ScaNN and brute force)
+are pushed together or not at all: every copy is finished before the first
+rename, and a failure removes whatever this push had placed. Older
+versions beyond `keep` are removed after a push, oldest first, never the
+one just pushed.
 """
 
 import os
 import shutil
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 
 def versions(base_directory: str) -> List[int]:
@@ -43,10 +46,9 @@ def origin(version_dir: str) -> str:
     return f.read().strip()
 
 
-def publish(source: str, base_directory: str, version: int,
-            origin_uri: str = "") -> str:
-  """Copies the SavedModel folder `source` to `<base>/<version>`
-  atomically, noting origin_uri inside; returns the new folder."""
+def _stage(source: str, base_directory: str, version: int,
+           origin_uri: str) -> str:
+  """A complete copy of source in a hidden folder beside the versions."""
   if not os.path.exists(os.path.join(source, "saved_model.pb")):
     raise FileNotFoundError(f"{source}: not a SavedModel (no saved_model.pb)")
   final = os.path.join(base_directory, str(version))
@@ -59,10 +61,51 @@ def publish(source: str, base_directory: str, version: int,
     shutil.copytree(source, staging)
     with open(os.path.join(staging, ORIGIN_FILE), "w") as f:
       f.write(origin_uri + "\n")
-    os.rename(staging, final)
-  finally:
+  except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
-  return final
+    raise
+  return staging
+
+
+def publish_together(sources: Dict[str, str], version: int,
+                     origin_uri: str = "") -> List[str]:
+  """Copies each SavedModel folder to `<base>/<version>` (sources: base ->
+  folder), all or none; returns the new folders in the order given."""
+  staged: List[str] = []
+  placed: List[str] = []
+  try:
+    for base, source in sources.items():
+      staged.append(_stage(source, base, version, origin_uri))
+    for staging, base in zip(staged, sources):
+      final = os.path.join(base, str(version))
+      os.rename(staging, final)
+      placed.append(final)
+  except BaseException:
+    for folder in placed + staged:
+      shutil.rmtree(folder, ignore_errors=True)
+    raise
+  return placed
+
+
+def publish(source: str, base_directory: str, version: int,
+            origin_uri: str = "") -> str:
+  """Copies the SavedModel folder `source` to `<base>/<version>`
+  atomically, noting origin_uri inside; returns the new folder."""
+  return publish_together({base_directory: source}, version, origin_uri)[0]
+
+
+def orphans(base_directories: List[str]) -> List[int]:
+  """Versions found in some of the folders but not all: half of a pair
+  (left by a push that failed before pushes were all-or-nothing)."""
+  found = [set(versions(d)) for d in base_directories]
+  everywhere = set.intersection(*found) if found else set()
+  return sorted(set.union(*found) - everywhere) if found else []
+
+
+def complete_versions(base_directories: List[str]) -> List[int]:
+  """Versions present in every folder, ascending."""
+  found = [set(versions(d)) for d in base_directories]
+  return sorted(set.intersection(*found)) if found else []
 
 
 def prune(base_directory: str, keep: int, protect: int) -> List[int]:

@@ -13,6 +13,8 @@ leaves files a later run could take for complete.
 """
 
 import abc
+import codecs
+import csv
 import dataclasses
 import os
 import shutil
@@ -24,6 +26,9 @@ from cdnrec.data import interaction_logs
 
 DataFormatError = atomic.DataFormatError
 SHOWN_BAD_ROWS = 5
+# Side files may hold long text (descriptions, titles): Python's csv module
+# refuses fields over 128 KiB by default.
+csv.field_size_limit(64 << 20)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +97,40 @@ def require_file(directory: str, name: str, what: str) -> str:
 
 def open_text(path: str, encoding: str):
   return open(path, encoding=encoding, newline="")
+
+
+def add_side_row(target: Dict[str, Dict], key: str, values: Dict,
+                 bad: BadRows, path: str, line: int, field: str) -> None:
+  """target[key] = values, unless key has a row already: then a bad row
+  (the first row is kept)."""
+  if key in target:
+    bad.add(path, line, f"field {field!r}: {key!r} appears again; expected "
+            "one row per id")
+    return
+  target[key] = values
+
+
+def check_encoding(encoding: str, where: str) -> None:
+  try:
+    codecs.lookup(encoding)
+  except LookupError:
+    raise DataFormatError(f"{where}: encoding {encoding!r} is not one "
+                          "Python knows; expected e.g. utf-8 or latin-1"
+                          ) from None
+
+
+def csv_records(reader, path: str):
+  """The records of a csv.reader; a record the csv module cannot read (a
+  NUL byte, a field over its limit) fails naming its line."""
+  while True:
+    try:
+      record = next(reader)
+    except StopIteration:
+      return
+    except csv.Error as e:
+      raise DataFormatError(f"{path}, line {reader.line_num}: {e}; expected "
+                            "a well-formed delimited record") from None
+    yield record
 
 
 def decode_check(path: str, encoding: str) -> None:

@@ -32,12 +32,13 @@ def _rows(path, header, bad):
   base.decode_check(path, "latin-1")
   with base.open_text(path, "latin-1") as f:
     reader = csv.reader(f, delimiter=";", quotechar='"', escapechar="\\")
-    first = next(reader, None)
+    records = base.csv_records(reader, path)
+    first = next(records, None)
     if first is None or first[:len(header)] != list(header):
       raise base.DataFormatError(
           f"{path}, line 1: header {first} is not {list(header)}; expected "
           "the BX layout (';'-separated, quoted)")
-    for record in reader:
+    for record in records:
       number = reader.line_num
       if not record:
         continue
@@ -73,10 +74,13 @@ class BookCrossing(base.LogReader):
     for number, r in _rows(books, ("ISBN", "Book-Title", "Book-Author",
                                    "Year-Of-Publication", "Publisher"), bad):
       year = r[3] if r[3].isdigit() and r[3] != "0" else ""
-      tables.items[r[0].strip().upper()] = {
+      base.add_side_row(tables.items, r[0].strip().upper(), {
           "title": _WORD.findall(r[1].lower()), "author": _token(r[2]),
-          "year": year, "publisher": _token(r[4])}
+          "year": year, "publisher": _token(r[4])}, bad, books, number,
+                        "ISBN")
     for number, r in _rows(users, ("User-ID", "Location", "Age"), bad):
       age = r[2] if r[2].isdigit() else ""
-      tables.users[r[0]] = {"location": _token(r[1]), "age": age}
+      base.add_side_row(tables.users, r[0], {"location": _token(r[1]),
+                                             "age": age}, bad, users, number,
+                        "User-ID")
     return tables

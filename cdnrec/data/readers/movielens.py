@@ -86,12 +86,14 @@ class MovieLens100K(base.LogReader):
         continue
       words, year = title_year(f[1])
       genres = [g for g, v in zip(GENRES_100K, flags) if v == "1"]
-      tables.items[f[0]] = {"title": words, "genres": _genre_tokens(genres),
-                            "year": year or f[2][-4:]}
+      base.add_side_row(tables.items, f[0], {
+          "title": words, "genres": _genre_tokens(genres),
+          "year": year or f[2][-4:]}, bad, items, number, "movie id")
     for number, f in _split_lines(users, "|", "latin-1", 5,
                                   "id|age|gender|occupation|zip", bad):
-      tables.users[f[0]] = {"age": f[1], "gender": f[2], "occupation": f[3],
-                            "zip": f[4]}
+      base.add_side_row(tables.users, f[0], {
+          "age": f[1], "gender": f[2], "occupation": f[3], "zip": f[4]},
+                        bad, users, number, "user id")
     return tables
 
 
@@ -117,13 +119,16 @@ class MovieLens1M(base.LogReader):
     for number, f in _split_lines(movies, "::", "latin-1", 3,
                                   "MovieID::Title::Genres", bad):
       words, year = title_year(f[1])
-      tables.items[f[0]] = {"title": words, "year": year,
-                            "genres": _genre_tokens(f[2].split("|"))}
+      base.add_side_row(tables.items, f[0], {
+          "title": words, "year": year,
+          "genres": _genre_tokens(f[2].split("|"))}, bad, movies, number,
+                        "MovieID")
     for number, f in _split_lines(users, "::", "latin-1", 5,
                                   "UserID::Gender::Age::Occupation::Zip-code",
                                   bad):
-      tables.users[f[0]] = {"gender": f[1], "age": f[2], "occupation": f[3],
-                            "zip": f[4]}
+      base.add_side_row(tables.users, f[0], {
+          "gender": f[1], "age": f[2], "occupation": f[3], "zip": f[4]},
+                        bad, users, number, "UserID")
     return tables
 
 
@@ -132,13 +137,14 @@ def _csv_rows(path: str, expected: Tuple[str, ...], bad: base.BadRows):
   base.decode_check(path, "utf-8")
   with base.open_text(path, "utf-8") as f:
     reader = csv.reader(f)
-    header = next(reader, None)
+    records = base.csv_records(reader, path)
+    header = next(records, None)
     if header is None or any(c not in header for c in expected):
       raise base.DataFormatError(
           f"{path}, line 1: header {header} lacks columns "
           f"{[c for c in expected if c not in (header or [])]}; expected a "
           f"comma-separated header with {list(expected)}")
-    for record in reader:
+    for record in records:
       number = reader.line_num
       if not record:
         continue
@@ -168,7 +174,8 @@ class MovieLensCsv(base.LogReader):
                                "(movieId,title,genres)")
     for number, r in _csv_rows(movies, ("movieId", "title", "genres"), bad):
       words, year = title_year(r["title"])
-      tables.items[r["movieId"]] = {"title": words, "year": year,
-                                    "genres": _genre_tokens(
-                                        r["genres"].split("|"))}
+      base.add_side_row(tables.items, r["movieId"], {
+          "title": words, "year": year,
+          "genres": _genre_tokens(r["genres"].split("|"))}, bad, movies,
+                        number, "movieId")
     return tables

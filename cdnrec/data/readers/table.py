@@ -47,8 +47,8 @@ def _table_rows(path: str, mapping: Dict, bad) -> Iterator[Tuple[int, Dict]]:
   base.decode_check(path, encoding)
   with base.open_text(path, encoding) as f:
     reader = csv.reader(f, delimiter=mapping.get("separator", ","))
-    header = next(reader, None) or []
-    for record in reader:
+    header = next(base.csv_records(reader, path), None) or []
+    for record in base.csv_records(reader, path):
       if not record:
         continue
       if len(record) != len(header):
@@ -72,6 +72,10 @@ class Table(base.LogReader):
   files = ("<table>.csv or <table>.parquet",)
 
   def __init__(self, mapping: Dict):
+    if not isinstance(mapping, dict):
+      raise base.DataFormatError(
+          f"table mapping: expected a JSON object of column names, got "
+          f"{type(mapping).__name__} {str(mapping)[:60]}")
     for key in ("interactions", "user_id", "item_id"):
       if key not in mapping:
         raise base.DataFormatError(f"table mapping lacks {key!r}; got "
@@ -82,6 +86,19 @@ class Table(base.LogReader):
           raise base.DataFormatError(
               f"table mapping: {side}[{column!r}] = {kind!r}; expected one "
               f"of {sorted(_TYPES)}")
+    for key in ("interactions", "user_id", "item_id", "timestamp", "items",
+                "users", "separator", "list_separator", "encoding"):
+      if key in mapping and not (isinstance(mapping[key], str) and
+                                 mapping[key]):
+        raise base.DataFormatError(
+            f"table mapping: {key} = {mapping[key]!r}; expected a non-empty "
+            "string")
+    separator = mapping.get("separator", ",")
+    if len(separator) != 1 or separator in "\r\n\"":
+      raise base.DataFormatError(
+          f"table mapping: separator {separator!r}; expected one character "
+          "other than a quote or a newline, e.g. ',' or ';' or a tab")
+    base.check_encoding(mapping.get("encoding", "utf-8"), "table mapping")
     self._mapping = mapping
 
   def _value(self, raw: str, kind: str):
@@ -126,8 +143,10 @@ class Table(base.LogReader):
       path = os.path.join(source_dir, m[side])
       for number, row in _table_rows(path, m, bad):
         _check_columns(path, row, [id_column, *features])
-        target[row[id_column]] = {c: self._value(row[c], k)
-                                  for c, k in features.items()}
+        base.add_side_row(target, row[id_column],
+                          {c: self._value(row[c], k)
+                           for c, k in features.items()}, bad, path, number,
+                          id_column)
     return tables
 
 
