@@ -91,7 +91,8 @@ def trained(tiny_artifacts, tmp_path_factory):
 # The longest (a module fixture that runs the whole pipeline, an experiment,
 # trainings in subprocesses) are collected first, so the workers finish
 # together.
-_LONGEST_FIRST = ("test_pipeline_e2e.py", "test_experiment.py",
+_LONGEST_FIRST = ("test_pipeline_e2e.py", "test_reliability.py",
+                  "test_serving_http.py", "test_experiment.py",
                   "test_distribute.py", "test_methods.py", "test_cdn.py")
 
 

@@ -46,6 +46,7 @@ def captured_readers(tmp_path_factory):
       str(tmp_path_factory.mktemp("readers")))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["movielens-100k", "movielens-1m",
                                     "movielens-csv", "bookcrossing",
                                     "table-csv", "table-parquet"])
@@ -58,6 +59,7 @@ def test_readers_write_what_they_wrote_when_converting_whole(
   assert captured_readers[layout] == golden
 
 
+@pytest.mark.slow
 def test_table_shards_read_as_the_one_file(tmp_path):
   """A folder of CSV shards (a header in each) is the log they split."""
   from golden import capture_readers

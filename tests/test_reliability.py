@@ -311,7 +311,7 @@ def test_a_deleted_version_gives_way_or_is_reported(tmp_path, caplog):
 # -- Ctrl-C ----------------------------------------------------------------
 
 @pytest.mark.slow
-def test_ctrl_c_during_training_is_one_line_and_a_rerun_resumes(tmp_path):
+def test_killed_or_interrupted_training_then_a_rerun_resumes(tmp_path):
   import signal
   import subprocess
   import sys
@@ -320,23 +320,30 @@ def test_ctrl_c_during_training_is_one_line_and_a_rerun_resumes(tmp_path):
              str(tmp_path / "run"), "--users", "300", "--items", "300",
              "--interactions", "1900", "--imbalance-factor", "20",
              "--epochs", "40", "--baseline", "none"]
-  # A new session, signalled as a whole, as Ctrl-C signals the terminal's
-  # foreground process group.
-  run = subprocess.Popen(command, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=root,
-                         start_new_session=True)
-  for line in run.stdout:
-    if line.startswith("Epoch 3/"):
-      os.killpg(run.pid, signal.SIGINT)
-      break
-  _, err = run.communicate(timeout=300)
-  assert run.returncode == 130, err[-3000:]
+
+  def signalled_in_training(sig):
+    # A new session, signalled as a whole, as Ctrl-C signals the
+    # terminal's foreground process group.
+    run = subprocess.Popen(command, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, cwd=root,
+                           start_new_session=True)
+    for line in run.stdout:
+      if line.startswith("Epoch 3/"):
+        os.killpg(run.pid, sig)
+        break
+    _, err = run.communicate(timeout=300)
+    return run.returncode, err
+
+  code, _ = signalled_in_training(signal.SIGKILL)
+  assert code == -signal.SIGKILL
+  code, err = signalled_in_training(signal.SIGINT)
+  assert code == 130, err[-3000:]
   assert err.strip().splitlines()[-1] == "cdnrec run: interrupted", err[-3000:]
   assert "Traceback" not in err, err[-3000:]
   rerun = subprocess.run(command, capture_output=True, text=True, cwd=root,
                          check=False, timeout=600)
   assert rerun.returncode == 0, rerun.stderr[-2000:]
-  # The data components finished before Ctrl-C: the rerun takes them from
-  # the cache; the Trainer, interrupted, runs again and the model is pushed.
+  # The data components finished before the first kill: the reruns take
+  # them from the cache; the Trainer runs again and the model is pushed.
   assert "< ItemStatsGen finished in 0.0s" in rerun.stdout, rerun.stdout
   assert "model pushed as version" in rerun.stdout, rerun.stdout

@@ -394,3 +394,36 @@ def test_sixteen_clients_a_thousand_requests_each_none_fails(served,
   with concurrent.futures.ThreadPoolExecutor(16) as pool:
     errors = [e for found in pool.map(one_client, range(16)) for e in found]
   assert errors == []
+
+
+def test_a_slow_non_atomic_copy_is_served_once_complete(served, model_base,
+                                                        trained, test_users):
+  """A version copied file by file (as `gsutil cp -r` or `cp -r` would),
+  seen by the poller half-way: served once complete, nothing fails."""
+  url, server = served
+  results = {}
+  stop = threading.Event()
+  worker = threading.Thread(target=lambda: results.update(
+      zip(("latencies", "errors", "versions"),
+          _load(url, test_users[0], clients=2, stop=stop))))
+  worker.start()
+  new_version = server.holder.current.version + 1
+  target = os.path.join(model_base, str(new_version))
+  try:
+    source = trained.serving_model_dir
+    for directory, _, files in os.walk(source):
+      os.makedirs(os.path.join(target, os.path.relpath(directory, source)),
+                  exist_ok=True)
+      for name in files:
+        shutil.copy(os.path.join(directory, name), os.path.join(
+            target, os.path.relpath(directory, source), name))
+        time.sleep(0.3)  # the poller (every 0.2 s) sees every half state
+    deadline = time.time() + 60
+    while server.holder.current.version != new_version and (
+        time.time() < deadline):
+      time.sleep(0.1)
+  finally:
+    stop.set()
+    worker.join(timeout=60)
+  assert server.holder.current.version == new_version
+  assert results["errors"] == []
