@@ -49,3 +49,17 @@ def test_pipeline_image_copies_every_package():
     packages = re.search(r"include = \[([^\]]+)\]", f.read()).group(1)
   for package in re.findall(r'"(\w+)\*"', packages):
     assert f"COPY {package}/ {package}/" in text
+
+
+def test_tf_serving_batches_as_cdnrec_serve_does():
+  from cdnrec.serving import defaults
+  with open(os.path.join(ROOT, "docker/serving/batching.config")) as f:
+    values = dict(re.findall(r"(\w+) \{ value: (\d+) \}", f.read()))
+  assert values["max_batch_size"] == str(defaults.BATCHING_MAX_BATCH_SIZE)
+  assert values["batch_timeout_micros"] == str(
+      defaults.BATCHING_TIMEOUT_MICROS)
+  assert values["num_batch_threads"] == str(defaults.BATCHING_THREADS)
+  with open(os.path.join(ROOT, "docker/serving/Dockerfile")) as f:
+    dockerfile = f.read()
+  assert '"--enable_batching"' in dockerfile
+  assert "--batching_parameters_file=/config/batching.config" in dockerfile

@@ -427,3 +427,39 @@ def test_a_slow_non_atomic_copy_is_served_once_complete(served, model_base,
     worker.join(timeout=60)
   assert server.holder.current.version == new_version
   assert results["errors"] == []
+
+
+def test_batching_answers_as_without_it(model_base, served, test_users):
+  """Concurrent requests to a server with --batching share model calls and
+  get exactly what a server without it answers."""
+  from cdnrec.serving import batching
+  url, _ = served
+  users, records = test_users
+  holder = server_lib.ModelHolder(model_base)
+  batched = server_lib.RetrievalServer(
+      holder, NAME, "127.0.0.1", 0, poll_seconds=0,
+      batching=batching.BatchingConfig(max_batch_size=8,
+                                       batch_timeout_micros=20_000))
+  thread = threading.Thread(target=batched.serve_forever, daemon=True)
+  thread.start()
+  batched_url = "http://{}:{}".format(*batched.server_address)
+  try:
+    requests = [("features", u) for u in users] + [
+        ("examples", r) for r in records]
+
+    def ask(base, request):
+      kind, value = request
+      if kind == "features":
+        return client.predict(base, NAME, [value], k=10)[0]
+      return _post(base, {"instances": [
+          {"b64": base64.b64encode(value).decode()}]})[1]["predictions"][0]
+    with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+      got = list(pool.map(lambda r: ask(batched_url, r), requests))
+    want = [ask(url, r) for r in requests]
+  finally:
+    batched.shutdown()
+    batched.server_close()
+  for g, w in zip(got, want):
+    assert g["item_ids"][:10] == w["item_ids"][:10]
+    np.testing.assert_allclose(g["scores"][:10], w["scores"][:10], rtol=1e-5)
+  assert batched.run_signature.batches_run < len(requests)

@@ -1,7 +1,8 @@
 """Serving under load: `cdnrec serve` in its own process, answering
 concurrent clients.
 
-At each level of concurrency (--clients, default 1, 8, 16, 32), that many
+For each server mode (--modes: batching off, on), at each level of
+concurrency (--clients, default 1, 8, 16, 32), that many
 client threads each send --requests predict requests (one user per
 request, signature serve_features, k = 10), each on a new connection as
 `cdnrec query --server` makes them. Reported per level: queries per
@@ -36,15 +37,15 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _start_server(model_dir: str, port: int,
-                  code_dir: Optional[str]) -> subprocess.Popen:
+def _start_server(model_dir: str, port: int, code_dir: Optional[str],
+                  server_args: List[str]) -> subprocess.Popen:
   from cdnrec.serving import client
   env = dict(os.environ)
   if code_dir:
     env["PYTHONPATH"] = code_dir + os.pathsep + env.get("PYTHONPATH", "")
   process = subprocess.Popen(
       [sys.executable, "-m", "cdnrec.cli", "serve", "--model-dir",
-       os.path.abspath(model_dir), "--port", str(port)],
+       os.path.abspath(model_dir), "--port", str(port)] + server_args,
       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
       cwd=code_dir or None)
   url = f"http://127.0.0.1:{port}"
@@ -102,37 +103,44 @@ def main(argv=None) -> int:
   parser.add_argument("--requests", type=int, default=1000,
                       help="requests per client at each level")
   parser.add_argument("--out", default="runs/bench/serve")
+  parser.add_argument("--modes", default="off,on",
+                      help="server-side batching off and/or on (the "
+                           "server's defaults: --max-batch-size 32, "
+                           "--batch-timeout-micros 2000)")
   parser.add_argument("--code-dir", default=None,
                       help="a checkout whose server to measure (default: "
                            "this one)")
   args = parser.parse_args(argv)
   name = os.path.basename(os.path.normpath(args.model_dir))
-  port = _free_port()
   code_dir = os.path.abspath(args.code_dir) if args.code_dir else None
-  server = _start_server(args.model_dir, port, code_dir)
-  url = f"http://127.0.0.1:{port}"
   rows: List[Dict] = []
-  try:
-    _level(url, name, 2, 20)  # warm-up, not reported
-    for clients in (int(c) for c in args.clients.split(",")):
-      row = _level(url, name, clients, args.requests)
-      rows.append(row)
-      print(f"  {clients} clients: {row['queries_per_second']:.0f} q/s, "
-            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
-            f"{row['failed']} failed", flush=True)
-  finally:
-    server.send_signal(signal.SIGINT)
+  for mode in args.modes.split(","):
+    port = _free_port()
+    server = _start_server(args.model_dir, port, code_dir,
+                           ["--batching"] if mode == "on" else [])
+    url = f"http://127.0.0.1:{port}"
     try:
-      server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-      server.kill()
+      _level(url, name, 2, 20)  # warm-up, not reported
+      for clients in (int(c) for c in args.clients.split(",")):
+        row = {"batching": mode, **_level(url, name, clients, args.requests)}
+        rows.append(row)
+        print(f"  batching {mode}, {clients} clients: "
+              f"{row['queries_per_second']:.0f} q/s, p50 {row['p50_ms']:.1f} "
+              f"ms, p99 {row['p99_ms']:.1f} ms, {row['failed']} failed",
+              flush=True)
+    finally:
+      server.send_signal(signal.SIGINT)
+      try:
+        server.wait(timeout=30)
+      except subprocess.TimeoutExpired:
+        server.kill()
   print(f"\ncdnrec serve of {code_dir or 'this checkout'}, REST, "
         f"{args.requests} requests per client, {platform.node()} "
         f"({os.cpu_count()} cores)")
-  print(f"{'clients':>8} {'requests':>9} {'q/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'failed':>7}")
+  print(f"{'batching':>8} {'clients':>8} {'requests':>9} {'q/s':>8} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
   for r in rows:
-    print(f"{r['clients']:>8} {r['requests']:>9} "
+    print(f"{r['batching']:>8} {r['clients']:>8} {r['requests']:>9} "
           f"{r['queries_per_second']:>8.0f} {r['p50_ms']:>8.1f} "
           f"{r['p99_ms']:>8.1f} {r['failed']:>7}")
   os.makedirs(args.out, exist_ok=True)

@@ -24,6 +24,18 @@ def add_parser(sub, name: str) -> None:
                       default=defaults.MAX_BODY_BYTES)
   parser.add_argument("--max-batch", type=int, default=defaults.MAX_BATCH,
                       help="most queries in one request")
+  parser.add_argument("--batching", action="store_true",
+                      help="answer concurrent requests from one model call "
+                           "(TF Serving's --enable_batching)")
+  parser.add_argument("--max-batch-size", type=int,
+                      default=defaults.BATCHING_MAX_BATCH_SIZE,
+                      help="with --batching: queries in one model call")
+  parser.add_argument("--batch-timeout-micros", type=int,
+                      default=defaults.BATCHING_TIMEOUT_MICROS,
+                      help="with --batching: how long a batch waits to fill")
+  parser.add_argument("--num-batch-threads", type=int,
+                      default=defaults.BATCHING_THREADS,
+                      help="with --batching: batches run at once")
   parser.add_argument("--idle-timeout-seconds", type=float,
                       default=defaults.IDLE_TIMEOUT_SECONDS,
                       help="close a connection idle this long")
@@ -31,7 +43,14 @@ def add_parser(sub, name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
   import logging
+  from cdnrec.serving import batching
   from cdnrec.serving import server
+  config = None
+  if args.batching:
+    config = batching.BatchingConfig(args.max_batch_size,
+                                     args.batch_timeout_micros,
+                                     args.num_batch_threads)
+    config.validate()
   # Version swaps, load failures and deletions go to stderr.
   logging.basicConfig(level=logging.INFO,
                       format="[cdnrec serve] %(asctime)s %(levelname)s "
@@ -39,5 +58,5 @@ def main(args: argparse.Namespace) -> int:
   server.serve(args.model_dir, args.model_name, args.host, args.port,
                poll_seconds=args.poll_seconds,
                max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
-               idle_timeout=args.idle_timeout_seconds)
+               idle_timeout=args.idle_timeout_seconds, batching=config)
   return 0

@@ -11,3 +11,7 @@ LISTEN_BACKLOG = 128  # connections the kernel queues before accept
 # after this delay, doubled after each failure up to the maximum.
 RETRY_FIRST_SECONDS = 5.0
 RETRY_MAX_SECONDS = 300.0
+# Server-side batching (off unless --batching), TF Serving's parameters.
+BATCHING_MAX_BATCH_SIZE = 32
+BATCHING_TIMEOUT_MICROS = 2000
+BATCHING_THREADS = 2

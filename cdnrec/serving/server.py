@@ -43,6 +43,7 @@ from google.protobuf import message as proto_message
 from tensorflow.core.framework import types_pb2
 
 from cdnrec.core.errors import ConfigError
+from cdnrec.serving import batching as batching_lib
 from cdnrec.serving import defaults
 from cdnrec.serving import model as serving_model
 
@@ -187,7 +188,8 @@ class ModelHolder:
     return False
 
 
-def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> tf.Tensor:
+def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> np.ndarray:
+  """One input's values as the array the signature takes."""
   if spec.dtype == tf.string:
     out = []
     for i, v in enumerate(values):
@@ -211,7 +213,7 @@ def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> tf.Tensor:
         except proto_message.DecodeError as e:
           raise BadRequest(f"input 'examples' row {i}: not a serialized "
                            f"tf.Example ({e})")
-    return tf.constant(out, tf.string)
+    return np.array(out, dtype=object)
   out = []
   for i, v in enumerate(values):
     if v is None:
@@ -225,7 +227,7 @@ def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> tf.Tensor:
     else:
       raise BadRequest(f"input {name!r} row {i}: expected a number, got "
                        f"{json.dumps(v)[:80]}")
-  return tf.constant(out, spec.dtype)
+  return np.array(out, dtype=spec.dtype.as_numpy_dtype)
 
 
 def _columns(body: Dict[str, Any], specs: Dict[str, tf.TensorSpec],
@@ -274,9 +276,22 @@ def _columns(body: Dict[str, Any], specs: Dict[str, tf.TensorSpec],
   return columns, row_format
 
 
+def run_signature(model: serving_model.RetrievalModel, signature_name: str,
+                  inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  """One model call: input arrays in, output arrays out."""
+  specs = model.input_specs(signature_name)
+  outputs = model.signatures[signature_name](**{
+      name: tf.constant(value, specs[name].dtype)
+      for name, value in inputs.items()})
+  return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+
 def predict(model: serving_model.RetrievalModel, body: Any,
-            max_batch: int = defaults.MAX_BATCH) -> Dict[str, Any]:
-  """Answers one predict body (already JSON-decoded); raises BadRequest."""
+            max_batch: int = defaults.MAX_BATCH,
+            run: Callable = run_signature) -> Dict[str, Any]:
+  """Answers one predict body (already JSON-decoded); raises BadRequest.
+  run: how the signature is called (run_signature, or a batching.Batcher
+  around it)."""
   if not isinstance(body, dict):
     raise BadRequest("the body must be a JSON object")
   signature_name = body.get("signature_name") or "serving_default"
@@ -295,12 +310,11 @@ def predict(model: serving_model.RetrievalModel, body: Any,
   tensors = {name: _tensor(name, specs[name], values)
              for name, values in columns.items()}
   try:
-    outputs = model.signatures[signature_name](**tensors)
+    outputs = run(model, signature_name, tensors)
   except (tf.errors.InvalidArgumentError, ValueError) as e:
     raise BadRequest(f"the model rejected the inputs: {_reason(e)}")
   arrays = {}
-  for name, tensor in outputs.items():
-    value = tensor.numpy()
+  for name, value in outputs.items():
     if name in ("item_ids", "scores"):
       value = value[:, :k]
     if value.dtype.kind in ("S", "O"):
@@ -422,7 +436,8 @@ class _Handler(http_server.BaseHTTPRequestHandler):
         return self._reply(200, metadata(model, name))
       if method == "POST" and rest == ":predict":
         return self._reply(200, predict(model, self._json_body(),
-                                        self.server.max_batch))
+                                        self.server.max_batch,
+                                        self.server.run_signature))
       raise NotFound(f"{method} {self.path} is not supported")
     except BadRequest as e:
       self._reply(400, {"error": str(e)})
@@ -478,7 +493,8 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
                port: int, max_body_bytes: int = defaults.MAX_BODY_BYTES,
                max_batch: int = defaults.MAX_BATCH,
                poll_seconds: float = defaults.POLL_SECONDS,
-               idle_timeout: float = defaults.IDLE_TIMEOUT_SECONDS):
+               idle_timeout: float = defaults.IDLE_TIMEOUT_SECONDS,
+               batching: Optional[batching_lib.BatchingConfig] = None):
     # Set before binding: a failed bind calls server_close.
     self._stop = threading.Event()
     try:
@@ -489,6 +505,10 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
       raise ConfigError(f"cannot listen on {host}:{port}: "
                         f"{e.strerror or e}{hint}") from None
     self.idle_timeout = idle_timeout
+    # Concurrent requests share model calls when batching is on.
+    self._batcher = (batching_lib.Batcher(run_signature, batching)
+                     if batching else None)
+    self.run_signature = self._batcher or run_signature
     self.holder = holder
     self.model_name = model_name
     self.max_body_bytes = max_body_bytes
@@ -515,6 +535,8 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
   def server_close(self) -> None:
     self._stop.set()
     super().server_close()
+    if getattr(self, "_batcher", None):
+      self._batcher.close()
 
 
 def serve(model_dir: str, model_name: Optional[str] = None,
