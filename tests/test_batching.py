@@ -86,3 +86,13 @@ def test_a_lone_call_waits_at_most_the_timeout():
 def test_settings_are_checked():
   with pytest.raises(ConfigError, match="max_batch_size must be >= 1"):
     batching.BatchingConfig(max_batch_size=0).validate()
+
+
+def test_no_caller_waits_forever_when_a_batch_breaks():
+  def broken(model, signature_name, inputs):
+    return 42  # not outputs: splitting them fails
+  batcher = batching.Batcher(broken, batching.BatchingConfig(
+      max_batch_size=64, batch_timeout_micros=100_000))
+  results = _concurrently(batcher, [("a", np.ones(1)), ("a", np.ones(2))])
+  batcher.close()
+  assert all(isinstance(r, Exception) for r in results)

@@ -155,3 +155,33 @@ def test_inline_features_keep_the_first_row_of_each_id(tmp_path):
   assert first.column("genre").to_pylist() == [["drama", "comedy"],
                                                ["sci", "fi"]]
   assert len(parts) > 1  # the rows of x and y are in different units
+
+
+def test_a_compressed_text_log_is_refused(tmp_path):
+  import gzip
+  path = str(tmp_path / "log.csv.gz")
+  with gzip.open(path, "wt") as f:
+    f.write("\n".join(CSV) + "\n")
+  log = logs.InteractionLog("log", (path,), logs.TEXT, user="user",
+                            item="item", timestamp="ts")
+  with pytest.raises(readers.DataFormatError,
+                     match=r"log\.csv\.gz: a compressed text file cannot be "
+                     "cut into byte ranges"):
+    logs.units(log)
+
+
+def test_parquet_token_lists_and_wrong_types(tmp_path):
+  path = str(tmp_path / "log.parquet")
+  pq.write_table(pa.table({"u": ["a", "b"], "i": ["x", "y"],
+                           "g": [["drama", "comedy"], []],
+                           "blob": [{"k": 1}, {"k": 2}]}), path)
+  log = logs.InteractionLog("log", (path,), logs.PARQUET, user="u", item="i",
+                            item_features=(("g", "token_seq"),))
+  units = logs.units(log)
+  got = logs.read_unit(log, units[0], 0)
+  assert got.items.column("g").to_pylist() == [["drama", "comedy"], []]
+  bad = logs.InteractionLog("log", (path,), logs.PARQUET, user="u",
+                            item="blob")
+  with pytest.raises(readers.DataFormatError,
+                     match=r"column 'blob' has type struct"):
+    logs.units(bad)

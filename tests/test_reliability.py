@@ -324,14 +324,23 @@ def test_killed_or_interrupted_training_then_a_rerun_resumes(tmp_path):
   def signalled_in_training(sig):
     # A new session, signalled as a whole, as Ctrl-C signals the
     # terminal's foreground process group.
+    # SIGINT back to its default in the child: pytest-xdist's workers
+    # ignore it, and a process started with SIGINT ignored keeps ignoring
+    # it (as `nohup` and `&` in scripts intend).
+    # Unbuffered, so that the epoch line is read while that epoch runs.
     run = subprocess.Popen(command, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, cwd=root,
-                           start_new_session=True)
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                           start_new_session=True, preexec_fn=lambda: (
+                               signal.signal(signal.SIGINT, signal.SIG_DFL)))
+    sent = False
     for line in run.stdout:
       if line.startswith("Epoch 3/"):
         os.killpg(run.pid, sig)
+        sent = True
         break
     _, err = run.communicate(timeout=300)
+    assert sent, f"no third epoch seen: {err[-2000:]}"
     return run.returncode, err
 
   code, _ = signalled_in_training(signal.SIGKILL)
@@ -347,3 +356,20 @@ def test_killed_or_interrupted_training_then_a_rerun_resumes(tmp_path):
   # them from the cache; the Trainer runs again and the model is pushed.
   assert "< ItemStatsGen finished in 0.0s" in rerun.stdout, rerun.stdout
   assert "model pushed as version" in rerun.stdout, rerun.stdout
+
+
+def test_an_encoding_that_breaks_lines_is_refused(tmp_path, capsys):
+  _write(tmp_path / "t.csv", ["a,b", "u,i"])
+  code, err = _cli(["stats", "--data", "table", "--data-dir", str(tmp_path),
+                    "--columns",
+                    "interactions=t.csv,user_id=a,item_id=b,encoding=utf-16"],
+                   capsys)
+  assert code == 2 and len(err) == 1
+  assert "encoding 'utf-16' does not write newlines and commas as single " \
+         "bytes" in err[0]
+
+
+def test_serve_refuses_an_idle_timeout_that_is_not_positive():
+  from cdnrec.serving import server
+  with pytest.raises(ConfigError, match="idle timeout must be > 0"):
+    server.RetrievalServer(None, "m", "127.0.0.1", 0, idle_timeout=0)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from apache_beam.io import filesystems
+from apache_beam.io.filesystem import CompressionTypes
 
 from cdnrec.core import atomic
 
@@ -57,7 +58,8 @@ def byte_ranges(path: str, range_bytes: int = RANGE_BYTES) -> List[ByteRange]:
 
 def count_newlines(r: ByteRange) -> Tuple[int, int]:
   """(start, newlines in [start, end)): prefix sums give line numbers."""
-  with filesystems.FileSystems.open(r.path) as f:
+  with filesystems.FileSystems.open(
+      r.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
     f.seek(r.start)
     count, left = 0, r.end - r.start
     while left > 0:
@@ -72,7 +74,8 @@ def count_newlines(r: ByteRange) -> Tuple[int, int]:
 def owned_bytes(r: ByteRange) -> Tuple[bytes, bool]:
   """The bytes of the lines starting in [start, end), and whether the first
   of them starts after `start` (so one newline of the range precedes it)."""
-  with filesystems.FileSystems.open(r.path) as f:
+  with filesystems.FileSystems.open(
+      r.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
     moved = False
     if r.start > 0:
       f.seek(r.start - 1)

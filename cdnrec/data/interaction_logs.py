@@ -21,6 +21,7 @@ Inline features (the table reader's item or user columns when there is no
 side file) come out per unit as the first row of each id in the unit.
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -32,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from apache_beam.io import filesystems
+from apache_beam.io.filesystem import CompressionTypes
 
 from cdnrec.core import atomic
 from cdnrec.data import atomic_columns
@@ -51,6 +53,9 @@ _MAX_TIMESTAMP = float(2 ** 63)
 # A byte that stands in for a multi-character delimiter (MovieLens 1M's
 # "::") so that pyarrow's one-character parser can split the fields.
 _UNIT_SEPARATOR = "\x1f"
+# Byte ranges of a compressed file are not ranges of its text.
+_COMPRESSED = (".gz", ".bz2", ".zst", ".zstd", ".deflate", ".zip", ".xz",
+               ".lz4", ".snappy")
 _TYPES = {"token": atomic.FieldType.TOKEN,
           "token_seq": atomic.FieldType.TOKEN_SEQ}
 
@@ -203,6 +208,11 @@ def units(log: InteractionLog,
   before any worker starts."""
   out: List[Unit] = []
   for index, path in enumerate(log.paths):
+    if log.format != PARQUET and path.lower().endswith(_COMPRESSED):
+      raise DataFormatError(
+          f"{path}: a compressed text file cannot be cut into byte ranges; "
+          "expected it uncompressed (or the log as Parquet, whose pages "
+          "are compressed inside)")
     if log.format == PARQUET:
       out += _parquet_units(log, index, path, range_bytes)
       continue
@@ -216,7 +226,8 @@ def _header(log: InteractionLog, path: str) -> Tuple[str, ...]:
   if log.columns:
     names = log.columns
   else:
-    with filesystems.FileSystems.open(path) as f:
+    with filesystems.FileSystems.open(
+        path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
       first = f.readline()
     try:
       line = first.decode(log.encoding).rstrip("\r\n")
@@ -249,23 +260,41 @@ def _split_line(log: InteractionLog, line: str) -> List[str]:
   return record
 
 
+@contextlib.contextmanager
 def _parquet_file(path: str):
+  """The Parquet file at path, open for the block; one line on a bad file."""
   import pyarrow.parquet as pq
-  try:
-    return pq.ParquetFile(filesystems.FileSystems.open(path))
-  except Exception as e:  # pyarrow raises many types for a bad file
-    raise DataFormatError(f"{path}: not a readable Parquet file ({e})") from e
+  with filesystems.FileSystems.open(
+      path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+    try:
+      parquet = pq.ParquetFile(raw)
+    except Exception as e:  # pyarrow raises many types for a bad file
+      raise DataFormatError(f"{path}: not a readable Parquet file "
+                            f"({e})") from None
+    with parquet:
+      yield parquet
 
 
 def _parquet_units(log: InteractionLog, index: int, path: str,
                    range_bytes: int) -> List[Unit]:
-  parquet = _parquet_file(path)
-  names = tuple(parquet.schema_arrow.names)
+  with _parquet_file(path) as parquet:
+    schema = parquet.schema_arrow
+    meta = parquet.metadata
+  names = tuple(schema.names)
   missing = [c for c in log.needed if c not in names]
   if missing:
     raise DataFormatError(f"{path}: no column(s) {missing}; the table has "
                           f"{sorted(names)}")
-  meta = parquet.metadata
+  for name in log.needed:
+    kind = schema.field(name).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or
+            pa.types.is_integer(kind) or pa.types.is_floating(kind) or
+            (pa.types.is_timestamp(kind) and name == log.timestamp) or
+            (pa.types.is_list(kind) and
+             pa.types.is_string(kind.value_type))):
+      raise DataFormatError(
+          f"{path}: column {name!r} has type {kind}; expected strings, "
+          "numbers, a list of strings (features) or a timestamp (time)")
   out, start, size = [], 0, 0
   for group in range(meta.num_row_groups):
     size += meta.row_group(group).total_byte_size
@@ -280,7 +309,8 @@ def count_rows(unit: Unit, log: InteractionLog) -> Tuple[Tuple[int, int],
   """(unit key, lines or rows in the unit): prefix sums give each unit its
   first line number."""
   if log.format == PARQUET:
-    meta = _parquet_file(unit.path).metadata
+    with _parquet_file(unit.path) as parquet:
+      meta = parquet.metadata
     return unit.key, sum(meta.row_group(g).num_rows
                          for g in range(unit.start, unit.end))
   return unit.key, atomic_columns.count_newlines(
@@ -312,9 +342,14 @@ def read_unit(log: InteractionLog, unit: Unit, before: int) -> UnitRows:
 
 
 def _parquet_rows(log, unit, before):
-  parquet = _parquet_file(unit.path)
-  table = parquet.read_row_groups(list(range(unit.start, unit.end)),
-                                  columns=list(log.needed))
+  with _parquet_file(unit.path) as parquet:
+    try:
+      table = parquet.read_row_groups(list(range(unit.start, unit.end)),
+                                      columns=list(log.needed))
+    except Exception as e:  # pyarrow raises many types for a bad file
+      raise DataFormatError(
+          f"{unit.path}: row groups {unit.start}-{unit.end - 1} cannot be "
+          f"read ({e})") from None
   columns = {}
   for name in log.needed:
     column = table.column(name).combine_chunks()
@@ -325,6 +360,9 @@ def _parquet_rows(log, unit, before):
     elif name in (log.timestamp, log.rating) and (
         pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
       column = column.cast(pa.float64())
+    elif pa.types.is_list(column.type):
+      # A list of tokens: joined as a cell of text would hold them.
+      column = pc.binary_join(column, log.list_separator)
     elif not pa.types.is_string(column.type):
       column = column.cast(pa.string())
     columns[name] = column

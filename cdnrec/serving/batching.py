@@ -129,6 +129,15 @@ class Batcher:
       self._pool.submit(self._execute, batch)
 
   def _execute(self, batch: List[_Call]) -> None:
+    try:
+      self._execute_batch(batch)
+    except BaseException as e:  # pylint: disable=broad-except
+      # Whatever went wrong, no caller may wait forever.
+      for call in batch:
+        if not call.future.done():
+          call.future.set_exception(e)
+
+  def _execute_batch(self, batch: List[_Call]) -> None:
     self.batches_run += 1
     first = batch[0]
     try:

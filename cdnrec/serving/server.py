@@ -131,6 +131,9 @@ class ModelHolder:
   def _try(self, version: int) -> Optional[serving_model.RetrievalModel]:
     """The loaded version, or None after noting the failure."""
     path = os.path.join(self.model_dir, str(version))
+    # Taken before loading: a copy that completes during the load changes
+    # it, so the next poll tries again at once.
+    fingerprint = _fingerprint(path)
     try:
       return self._load(path)
     except Exception as e:  # pylint: disable=broad-except
@@ -139,8 +142,8 @@ class ModelHolder:
       previous = self._failed.get(version)
       delay = (self._retry_first if previous is None
                else min(self._retry_max, previous.delay * 2))
-      self._failed[version] = _Failure(_fingerprint(path),
-                                       self._clock() + delay, delay)
+      self._failed[version] = _Failure(fingerprint, self._clock() + delay,
+                                       delay)
       reason = str(e).strip().splitlines()[0] if str(e).strip() else (
           type(e).__name__)
       self._errors[version] = reason
@@ -442,6 +445,10 @@ class _Handler(http_server.BaseHTTPRequestHandler):
     except BadRequest as e:
       self._reply(400, {"error": str(e)})
     except NotFound as e:
+      if method == "POST":
+        # The body was not read: left on the connection, it would be
+        # taken for the next request.
+        self.close_connection = True
       self._reply(404, {"error": str(e)})
     except TimeoutError:
       # The client stopped sending mid-body: nothing to answer.
@@ -504,6 +511,10 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
               if e.errno == errno.EADDRINUSE else "")
       raise ConfigError(f"cannot listen on {host}:{port}: "
                         f"{e.strerror or e}{hint}") from None
+    if idle_timeout <= 0:
+      self.server_close()
+      raise ConfigError(f"idle timeout must be > 0 seconds, got "
+                        f"{idle_timeout}")
     self.idle_timeout = idle_timeout
     # Concurrent requests share model calls when batching is on.
     self._batcher = (batching_lib.Batcher(run_signature, batching)

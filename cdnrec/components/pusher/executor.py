@@ -36,6 +36,9 @@ class Executor(base_executor.BaseExecutor):
     if exec_properties.get(BRUTE_FORCE_DIRECTORY):
       targets[model_layout.BRUTE_FORCE_FORMAT] = uris.local_path(
           exec_properties[BRUTE_FORCE_DIRECTORY])
+    if len(set(targets.values())) != len(targets):
+      raise ValueError(f"the serving folders {list(targets.values())} must "
+                       "differ: each variant has its own versions")
     record: Dict[str, Any] = {"model": model.uri}
     orphans = versions.orphans(list(targets.values()))
     if orphans:

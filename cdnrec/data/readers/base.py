@@ -117,6 +117,11 @@ def check_encoding(encoding: str, where: str) -> None:
     raise DataFormatError(f"{where}: encoding {encoding!r} is not one "
                           "Python knows; expected e.g. utf-8 or latin-1"
                           ) from None
+  if "\n,".encode(encoding, errors="replace") != b"\n,":
+    # Logs are cut into byte ranges at newline bytes.
+    raise DataFormatError(f"{where}: encoding {encoding!r} does not write "
+                          "newlines and commas as single bytes; expected an "
+                          "ASCII-compatible one, e.g. utf-8 or latin-1")
 
 
 def csv_records(reader, path: str):
