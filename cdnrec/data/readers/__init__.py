@@ -1,8 +1,7 @@
-"""Dataset readers, selected by `--data NAME`; each writes the canonical
-RecBole atomic files the pipeline ingests."""
+"""Dataset readers, selected by `--data NAME`: each describes its
+interaction log (read by ExampleGen's Beam workers) and reads its side
+files; `convert` writes a whole dataset as RecBole atomic files."""
 
-import dataclasses
-import json
 from typing import Dict, Optional, Tuple
 
 from cdnrec.core import atomic
@@ -58,7 +57,3 @@ def convert(name: str, source_dir: str, out_dir: str,
   tables, report = make(name, config).read(source_dir, options)
   base.write(tables, out_dir)
   return atomic.locate(out_dir), report
-
-
-def report_json(report: Report) -> str:
-  return json.dumps(dataclasses.asdict(report), indent=2)
