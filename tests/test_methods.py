@@ -16,7 +16,9 @@ from cdnrec.models import training
 @pytest.mark.parametrize("model", config_lib.MODELS)
 def test_method_builds_and_scores_a_batch(tiny_artifacts, tiny_batch, model):
   # Eager, one batch: the model assembles and its loss is a finite scalar
-  # that depends on the towers' weights (no training; see below).
+  # that depends on the towers' weights (no training; see below). Seeded:
+  # some unseeded draws gave a loss within 0.1% of the zeroed towers' one.
+  tf.keras.utils.set_random_seed(0)
   feature_config, vocab, batch = tiny_batch(32)
   rows = item_stats.load_item_rows(tiny_artifacts["item_stats"].uri)
   frequencies = {r.item_id: r.frequency for r in rows}
