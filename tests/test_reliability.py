@@ -238,8 +238,8 @@ def _version(base, number, ok=True):
 
 
 def _holder(base, clock):
-  from cdnrec.serving import server
-  return server.ModelHolder(str(base), load=_FakeModel, clock=clock,
+  from cdnrec.serving import holder
+  return holder.ModelHolder(str(base), load=_FakeModel, clock=clock,
                             retry_first_seconds=10, retry_max_seconds=40)
 
 

@@ -21,6 +21,7 @@ from cdnrec.components.pusher import versions
 from cdnrec.core import example_io
 from cdnrec.serving import client
 from cdnrec.serving import model as serving_model
+from cdnrec.serving import holder as holder_lib
 from cdnrec.serving import server as server_lib
 
 K = 20  # the `trained` fixture's serving_k (conftest.py)
@@ -37,7 +38,7 @@ def model_base(trained, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(model_base):
-  holder = server_lib.ModelHolder(model_base)
+  holder = holder_lib.ModelHolder(model_base)
   server = server_lib.RetrievalServer(holder, NAME, "127.0.0.1", 0,
                                       max_body_bytes=64 * 1024,
                                       max_batch=16, poll_seconds=0.2)
@@ -316,7 +317,7 @@ def test_client_errors_that_were_500s_are_400s(served, raw, message):
 
 def test_idle_connections_are_closed(model_base):
   import socket
-  holder = server_lib.ModelHolder(model_base)
+  holder = holder_lib.ModelHolder(model_base)
   server = server_lib.RetrievalServer(holder, NAME, "127.0.0.1", 0,
                                       poll_seconds=0, idle_timeout=0.5)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -364,13 +365,13 @@ def test_startup_skips_a_newest_version_that_does_not_load(model_base,
   base = str(tmp_path / NAME)
   shutil.copytree(os.path.join(model_base, "1"), os.path.join(base, "1"))
   os.makedirs(os.path.join(base, "2"))  # still empty: being copied in
-  holder = server_lib.ModelHolder(base)
+  holder = holder_lib.ModelHolder(base)
   assert holder.current.version == 1
   empty = str(tmp_path / "empty")
   os.makedirs(os.path.join(empty, "3"))
   from cdnrec.core.errors import ConfigError
   with pytest.raises(ConfigError, match=r"no version loads \(3: "):
-    server_lib.ModelHolder(empty)
+    holder_lib.ModelHolder(empty)
 
 
 @pytest.mark.slow
@@ -435,7 +436,7 @@ def test_batching_answers_as_without_it(model_base, served, test_users):
   from cdnrec.serving import batching
   url, _ = served
   users, records = test_users
-  holder = server_lib.ModelHolder(model_base)
+  holder = holder_lib.ModelHolder(model_base)
   batched = server_lib.RetrievalServer(
       holder, NAME, "127.0.0.1", 0, poll_seconds=0,
       batching=batching.BatchingConfig(max_batch_size=8,

@@ -83,6 +83,7 @@ def _measure(n_items: int, args, workdir: str) -> Dict:
   import tensorflow as tf
   from cdnrec.serving import client
   from cdnrec.serving import model as serving_model
+  from cdnrec.serving import holder as holder_lib
   from cdnrec.serving import server as server_lib
 
   rng = np.random.default_rng(args.seed)
@@ -127,7 +128,7 @@ def _measure(n_items: int, args, workdir: str) -> Dict:
         "batched_qps": batched}
 
   # Through the REST server: the ScaNN variant, one client on loopback.
-  holder = server_lib.ModelHolder(os.path.join(workdir, f"scann_{n_items}"))
+  holder = holder_lib.ModelHolder(os.path.join(workdir, f"scann_{n_items}"))
   server = server_lib.RetrievalServer(holder, "bench", "127.0.0.1", 0,
                                       poll_seconds=0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,5 +1,6 @@
 """`cdnrec query`: one user's top items from a pushed model (loaded in this
-process) or from a running server (TF Serving's REST API)."""
+process) or from a running server (TF Serving's REST API, or its gRPC API
+for a grpc:// address)."""
 
 import argparse
 import json
@@ -15,8 +16,9 @@ def add_parser(sub, name: str) -> None:
   where = parser.add_mutually_exclusive_group(required=True)
   where.add_argument("--model-dir",
                      help="a SavedModel or a folder of numbered versions")
-  where.add_argument("--server", help="a TF Serving REST address, e.g. "
-                     "http://127.0.0.1:8501 (cdnrec serve or TF Serving)")
+  where.add_argument("--server", help="a TF Serving address (cdnrec serve "
+                     "or TF Serving): REST, e.g. http://127.0.0.1:8501, or "
+                     "gRPC, e.g. grpc://127.0.0.1:8500")
   parser.add_argument("--model-name", default="cdnrec",
                       help="the served model's name (with --server)")
   parser.add_argument("--user-id", required=True)
@@ -60,8 +62,21 @@ def _from_model(args, features) -> Tuple[str, List[Tuple[str, float]]]:
 
 
 def _from_server(args, features) -> Tuple[str, List[Tuple[str, float]]]:
+  from cdnrec.serving import grpc_client
+  if grpc_client.is_grpc(args.server):
+    with grpc_client.Client(args.server) as connection:
+      return _ask(args, features, connection.input_types,
+                  connection.predict)
   from cdnrec.serving import client
-  types = client.input_types(args.server, args.model_name)
+  return _ask(args, features,
+              lambda model: client.input_types(args.server, model),
+              lambda model, rows, k: client.predict(args.server, model,
+                                                    rows, k=k))
+
+
+def _ask(args, features, input_types, predict
+         ) -> Tuple[str, List[Tuple[str, float]]]:
+  types = input_types(args.model_name)
   for name, value in features.items():
     if types.get(name, "DT_STRING") != "DT_STRING":
       try:
@@ -69,7 +84,6 @@ def _from_server(args, features) -> Tuple[str, List[Tuple[str, float]]]:
       except ValueError:
         raise SystemExit(f"error: --feature {name}={value}: the model takes "
                          f"a number for {name}") from None
-  answer = client.predict(args.server, args.model_name, [features],
-                          k=args.top)[0]
+  answer = predict(args.model_name, [features], k=args.top)[0]
   return (f"{args.server} ({args.model_name})",
           list(zip(answer["item_ids"], answer["scores"])))

@@ -1,5 +1,6 @@
-"""`cdnrec serve`: TF Serving's REST API over the versions the pipeline
-pushes, switching to each new version as it appears."""
+"""`cdnrec serve`: TF Serving's REST API (and, with --grpc-port, its gRPC
+API) over the versions the pipeline pushes, switching to each new version
+as it appears."""
 
 import argparse
 
@@ -16,7 +17,11 @@ def add_parser(sub, name: str) -> None:
   parser.add_argument("--host", default="127.0.0.1",
                       help="address to bind; 0.0.0.0 exposes it to the "
                            "network")
-  parser.add_argument("--port", type=int, default=defaults.PORT)
+  parser.add_argument("--port", type=int, default=defaults.PORT,
+                      help="the REST port (TF Serving's --rest_api_port)")
+  parser.add_argument("--grpc-port", type=int, default=None,
+                      help="also answer TF Serving's gRPC API on this port "
+                           f"(TF Serving's --port, {defaults.GRPC_PORT})")
   parser.add_argument("--poll-seconds", type=float,
                       default=defaults.POLL_SECONDS,
                       help="how often to look for a newer version")
@@ -36,6 +41,10 @@ def add_parser(sub, name: str) -> None:
   parser.add_argument("--num-batch-threads", type=int,
                       default=defaults.BATCHING_THREADS,
                       help="with --batching: batches run at once")
+  parser.add_argument("--no-warmup", action="store_true",
+                      help="serve a version without replaying its "
+                           "assets.extra/tf_serving_warmup_requests (TF "
+                           "Serving's --enable_model_warmup=false)")
   parser.add_argument("--idle-timeout-seconds", type=float,
                       default=defaults.IDLE_TIMEOUT_SECONDS,
                       help="close a connection idle this long")
@@ -43,8 +52,8 @@ def add_parser(sub, name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
   import logging
+  from cdnrec.serving import app
   from cdnrec.serving import batching
-  from cdnrec.serving import server
   config = None
   if args.batching:
     config = batching.BatchingConfig(args.max_batch_size,
@@ -55,8 +64,9 @@ def main(args: argparse.Namespace) -> int:
   logging.basicConfig(level=logging.INFO,
                       format="[cdnrec serve] %(asctime)s %(levelname)s "
                              "%(message)s")
-  server.serve(args.model_dir, args.model_name, args.host, args.port,
-               poll_seconds=args.poll_seconds,
-               max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
-               idle_timeout=args.idle_timeout_seconds, batching=config)
+  app.serve(args.model_dir, args.model_name, args.host, args.port,
+            grpc_port=args.grpc_port, warm_up=not args.no_warmup,
+            poll_seconds=args.poll_seconds,
+            max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+            idle_timeout=args.idle_timeout_seconds, batching=config)
   return 0

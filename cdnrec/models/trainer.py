@@ -5,7 +5,8 @@ statistics and Ω_r (CdnTrainer passes their URIs as `CdnFnArgs` fields;
 `custom_config` holds the TrainConfig's fields and nothing else), trains the
 model `custom_config["model"]` names, and
 writes to `fn_args.serving_model_dir` a SavedModel holding only the (main
-branch of the) user tower and a ScaNN index over every catalog item; beside
+branch of the) user tower and a ScaNN index over every catalog item, with
+warm-up records (assets.extra/tf_serving_warmup_requests); beside
 it the brute-force variant (stock TF ops), the item embeddings (for exact
 evaluation) and the full model's weights (to warm-start the next run when
 the pipeline passes `base_model`).
@@ -26,6 +27,7 @@ from cdnrec.models import export
 from cdnrec.models import inputs
 from cdnrec.models import training
 from cdnrec.models import warm_start
+from cdnrec.serving import warmup
 
 _log = logging.getLogger("cdnrec.trainer")
 
@@ -69,6 +71,10 @@ def run_fn(fn_args) -> None:
   _log.info("ScaNN recall@%d against brute force: %.4f", k, recall)
   started = time.perf_counter()
   serving_dir = uri_lib.local_path(fn_args.serving_model_dir)
+  # TF Serving (and cdnrec serve) replay these before a version serves.
+  warmup_logs = warmup.build(
+      warmup.first_examples(data.train_files, warmup.BATCH_ROWS),
+      trained.feature_config.user_features)
   for directory, variant in (
       (serving_dir, index),
       (model_layout.brute_force_dir(serving_dir),
@@ -77,11 +83,13 @@ def run_fn(fn_args) -> None:
         trained.built.served_user_model, variant,
         trained.feature_config.user_features, trained.numeric_means, k),
                 directory)
+    warmup.write(directory, warmup_logs)
   model_layout.write_item_embeddings(model_layout.embeddings_dir(serving_dir), item_ids,
                                item_vectors)
   warm_start.save(trained.built.model, trained.vocabularies,
                   model_layout.checkpoint_dir(serving_dir))
-  _log.info("saved both SavedModels, the item embeddings and the checkpoint "
+  _log.info("saved both SavedModels with warm-up records, the item "
+            "embeddings and the checkpoint "
             "in %.1f s", time.perf_counter() - started)
 
   run_dir = uri_lib.local_path(fn_args.model_run_dir)

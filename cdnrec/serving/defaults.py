@@ -2,6 +2,8 @@
 help and flag checks stay fast)."""
 
 PORT = 8501  # TF Serving's REST port
+GRPC_PORT = 8500  # TF Serving's gRPC port (cdnrec serve --grpc-port)
+GRPC_THREADS = 64  # concurrent gRPC calls
 MAX_BODY_BYTES = 1 << 20
 MAX_BATCH = 256  # most queries in one request
 POLL_SECONDS = 2.0  # how often to look for a newer version

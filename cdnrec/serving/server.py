@@ -13,182 +13,46 @@ features are sent empty and missing numbers as NaN, which the model reads as
 unknown (OOV bucket / training mean), so an unknown user is answered, never
 an error.
 
-The newest numeric version under --model-dir that loads is served (ScaNN
-ops registered); a poller loads newer versions as they appear and swaps
-them in: a request holds the model it started with, so nothing in flight
-fails. A version that fails to load (a folder still being copied, a broken
-model) is tried again when its folder changes, or after a back-off; a
-served version deleted from disk gives way to the newest loadable one left.
-Each swap, failure and deletion is logged. Client errors get a 4xx whose
+  GET  /monitoring/prometheus/metrics              Prometheus metrics
+
+The model is the one a holder.ModelHolder serves (the newest loadable
+version, swapped as new ones appear; a poller here looks for them).
+Client errors get a 4xx whose
 JSON "error" says what was wrong; methods other than GET and POST get 405.
 Idle connections are closed after --idle-timeout-seconds.
 """
 
 import base64
-import dataclasses
 import errno
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
 from http import server as http_server
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-from google.protobuf import message as proto_message
-from tensorflow.core.framework import types_pb2
+from google.protobuf import json_format
 
 from cdnrec.core.errors import ConfigError
 from cdnrec.serving import batching as batching_lib
 from cdnrec.serving import defaults
+from cdnrec.serving import holder as holder_lib
+from cdnrec.serving import metrics as metrics_lib
 from cdnrec.serving import model as serving_model
+from cdnrec.serving import predict as predict_lib
+from cdnrec.serving.predict import BadRequest, NotFound
 
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                    r"(?:/versions/(?P<version>\d+))?"
                    r"(?P<rest>/metadata|:predict)?$")
 _log = logging.getLogger("cdnrec.serve")
-
-
-class BadRequest(ValueError):
-  """A client error: answered with 400 and this message."""
-
-
-class NotFound(LookupError):
-  """Answered with 404 and this message."""
-
-
-@dataclasses.dataclass
-class _Failure:
-  """A version that failed to load: when to try it again."""
-  fingerprint: Tuple
-  retry_at: float
-  delay: float
-
-
-def _fingerprint(path: str) -> Tuple:
-  """(file, size, mtime) of every file under path: changes while a version
-  is still being copied in, or when it is replaced."""
-  out = []
-  for directory, _, files in tf.io.gfile.walk(path):
-    for name in files:
-      full = os.path.join(directory, name)
-      try:
-        stat = tf.io.gfile.stat(full)
-      except tf.errors.NotFoundError:
-        continue
-      out.append((full, stat.length, stat.mtime_nsec))
-  return tuple(sorted(out))
-
-
-class ModelHolder:
-  """The version being served: the newest one that loads.
-
-  Raises ConfigError at construction when no version under model_dir loads
-  (naming each and why).
-  """
-
-  def __init__(self, model_dir: str,
-               load: Callable[[str], serving_model.RetrievalModel] = (
-                   serving_model.RetrievalModel),
-               clock: Callable[[], float] = time.monotonic,
-               retry_first_seconds: float = defaults.RETRY_FIRST_SECONDS,
-               retry_max_seconds: float = defaults.RETRY_MAX_SECONDS):
-    self.model_dir = model_dir
-    self._load = load
-    self._clock = clock
-    self._retry_first = retry_first_seconds
-    self._retry_max = retry_max_seconds
-    self._lock = threading.Lock()
-    self._failed: Dict[int, _Failure] = {}
-    self._errors: Dict[int, str] = {}
-    self._reported_gone: Optional[int] = None
-    if tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
-      # One SavedModel, not TF Serving's layout: served as version 0.
-      self._current = load(model_dir)
-      return
-    if not tf.io.gfile.isdir(model_dir):
-      raise ConfigError(f"--model-dir {model_dir}: no such folder")
-    found = serving_model.versions(model_dir)
-    for version in reversed(found):
-      loaded = self._try(version)
-      if loaded is not None:
-        self._current = loaded
-        return
-    tried = "; ".join(f"{v}: {self._errors[v]}" for v in reversed(found))
-    raise ConfigError(f"--model-dir {model_dir}: no version loads"
-                      + (f" ({tried})" if tried else
-                         " (no numeric version folders)"))
-
-  @property
-  def current(self) -> serving_model.RetrievalModel:
-    with self._lock:
-      return self._current
-
-  def _try(self, version: int) -> Optional[serving_model.RetrievalModel]:
-    """The loaded version, or None after noting the failure."""
-    path = os.path.join(self.model_dir, str(version))
-    # Taken before loading: a copy that completes during the load changes
-    # it, so the next poll tries again at once.
-    fingerprint = _fingerprint(path)
-    try:
-      return self._load(path)
-    except Exception as e:  # pylint: disable=broad-except
-      # A broken or half-copied version must not take down the one being
-      # served: it is logged and tried again later.
-      previous = self._failed.get(version)
-      delay = (self._retry_first if previous is None
-               else min(self._retry_max, previous.delay * 2))
-      self._failed[version] = _Failure(fingerprint, self._clock() + delay,
-                                       delay)
-      reason = str(e).strip().splitlines()[0] if str(e).strip() else (
-          type(e).__name__)
-      self._errors[version] = reason
-      _log.error("version %d failed to load (%s); trying again when its "
-                 "folder changes or in %.0f s", version, reason, delay)
-      return None
-
-  def _due(self, version: int) -> bool:
-    failure = self._failed.get(version)
-    if failure is None:
-      return True
-    if self._clock() >= failure.retry_at:
-      return True
-    path = os.path.join(self.model_dir, str(version))
-    return _fingerprint(path) != failure.fingerprint
-
-  def refresh(self) -> bool:
-    """Serves the newest loadable version newer than the served one (or, if
-    the served one was deleted, the newest loadable one left); True when it
-    swapped."""
-    current = self.current
-    available = serving_model.versions(self.model_dir)
-    gone = current.version not in available and tf.io.gfile.isdir(
-        self.model_dir) and not tf.io.gfile.exists(
-            os.path.join(self.model_dir, "saved_model.pb"))
-    for version in reversed(available):
-      if version <= current.version and not gone:
-        break
-      if not self._due(version):
-        continue
-      loaded = self._try(version)
-      if loaded is None:
-        continue
-      self._failed.pop(version, None)
-      with self._lock:
-        self._current = loaded
-      _log.info("now serving version %d (was %d%s)", version,
-                current.version, ", deleted from disk" if gone else "")
-      return True
-    if gone and self._reported_gone != current.version:
-      self._reported_gone = current.version
-      _log.warning("version %d was deleted from %s and no other version "
-                   "loads; still serving it from memory", current.version,
-                   self.model_dir)
-    return False
+# (method, path suffix) -> the API a request calls, for metrics.
+_API = {("GET", ""): "status", ("GET", "/metadata"): "metadata",
+        ("POST", ":predict"): "predict"}
 
 
 def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> np.ndarray:
@@ -208,14 +72,6 @@ def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> np.ndarray:
       else:
         raise BadRequest(f"input {name!r} row {i}: expected a string, got "
                          f"{json.dumps(v)[:80]}")
-    if name == "examples":
-      for i, serialized in enumerate(out):
-        try:
-          tf.train.Example.FromString(serialized if isinstance(
-              serialized, bytes) else serialized.encode())
-        except proto_message.DecodeError as e:
-          raise BadRequest(f"input 'examples' row {i}: not a serialized "
-                           f"tf.Example ({e})")
     return np.array(out, dtype=object)
   out = []
   for i, v in enumerate(values):
@@ -233,8 +89,8 @@ def _tensor(name: str, spec: tf.TensorSpec, values: List[Any]) -> np.ndarray:
   return np.array(out, dtype=spec.dtype.as_numpy_dtype)
 
 
-def _columns(body: Dict[str, Any], specs: Dict[str, tf.TensorSpec],
-             max_batch: int) -> Tuple[Dict[str, List[Any]], bool]:
+def _columns(body: Dict[str, Any], specs: Dict[str, tf.TensorSpec]
+             ) -> Tuple[Dict[str, List[Any]], bool]:
   """(input name -> values, row format?) from a predict body."""
   if ("instances" in body) == ("inputs" in body):
     raise BadRequest('the body needs exactly one of "instances" (row '
@@ -274,48 +130,32 @@ def _columns(body: Dict[str, Any], specs: Dict[str, tf.TensorSpec],
     n = lengths.pop()
     columns = {name: given.get(name, [None] * n) for name in specs}
     row_format = False
-  if n > max_batch:
-    raise BadRequest(f"{n} queries in one request; at most {max_batch}")
   return columns, row_format
-
-
-def run_signature(model: serving_model.RetrievalModel, signature_name: str,
-                  inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  """One model call: input arrays in, output arrays out."""
-  specs = model.input_specs(signature_name)
-  outputs = model.signatures[signature_name](**{
-      name: tf.constant(value, specs[name].dtype)
-      for name, value in inputs.items()})
-  return {name: tensor.numpy() for name, tensor in outputs.items()}
 
 
 def predict(model: serving_model.RetrievalModel, body: Any,
             max_batch: int = defaults.MAX_BATCH,
-            run: Callable = run_signature) -> Dict[str, Any]:
-  """Answers one predict body (already JSON-decoded); raises BadRequest.
-  run: how the signature is called (run_signature, or a batching.Batcher
-  around it)."""
+            run: predict_lib.RunFn = predict_lib.run_signature
+            ) -> Tuple[str, Dict[str, Any]]:
+  """(signature name, answer) for one predict body (already
+  JSON-decoded); raises BadRequest."""
   if not isinstance(body, dict):
     raise BadRequest("the body must be a JSON object")
-  signature_name = body.get("signature_name") or "serving_default"
+  signature_name = body.get("signature_name") or predict_lib.DEFAULT_SIGNATURE
   if not isinstance(signature_name, str):
     raise BadRequest(f"signature_name must be a string, got "
                      f"{json.dumps(signature_name)[:80]}")
-  if signature_name not in model.signatures:
-    raise BadRequest(f"unknown signature_name {signature_name!r}; the "
-                     f"model has {sorted(model.signatures)}")
+  signature_name = predict_lib.check_signature(model, signature_name)
   k = body.get("k", model.k)
   if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= model.k:
     raise BadRequest(f"k must be an integer in [1, {model.k}], got "
                      f"{json.dumps(k)}")
   specs = model.input_specs(signature_name)
-  columns, row_format = _columns(body, specs, max_batch)
+  columns, row_format = _columns(body, specs)
   tensors = {name: _tensor(name, specs[name], values)
              for name, values in columns.items()}
-  try:
-    outputs = run(model, signature_name, tensors)
-  except (tf.errors.InvalidArgumentError, ValueError) as e:
-    raise BadRequest(f"the model rejected the inputs: {_reason(e)}")
+  outputs = predict_lib.predict_arrays(model, signature_name, tensors,
+                                       max_batch, run)
   arrays = {}
   for name, value in outputs.items():
     if name in ("item_ids", "scores"):
@@ -325,47 +165,24 @@ def predict(model: serving_model.RetrievalModel, body: Any,
     arrays[name] = value.tolist()
   if row_format:
     n = len(next(iter(arrays.values())))
-    return {"predictions": [{name: values[i] for name, values in arrays.items()}
-                            for i in range(n)]}
-  return {"outputs": arrays}
-
-
-def _reason(error: Exception) -> str:
-  """The informative line of a TF error ("Graph execution error:" is only
-  its first)."""
-  lines = [line.strip() for line in getattr(error, "message",
-                                            str(error)).splitlines()]
-  useful = [line for line in lines if line and not line.startswith((
-      "Graph execution error", "Detected at node", "File ", "[[", "Stack"))]
-  return (useful[0] if useful else lines[0] if lines else
-          type(error).__name__)[:300]
+    return signature_name, {"predictions": [
+        {name: values[i] for name, values in arrays.items()}
+        for i in range(n)]}
+  return signature_name, {"outputs": arrays}
 
 
 def status(model: serving_model.RetrievalModel) -> Dict[str, Any]:
-  return {"model_version_status": [{
-      "version": str(model.version), "state": "AVAILABLE",
-      "status": {"error_code": "OK", "error_message": ""}}]}
+  return json_format.MessageToDict(predict_lib.model_status(model),
+                                   preserving_proto_field_name=True,
+                                   including_default_value_fields=True)
 
 
 def metadata(model: serving_model.RetrievalModel, name: str) -> Dict[str, Any]:
-  def tensor_info(spec):
-    return {"dtype": types_pb2.DataType.Name(spec.dtype.as_datatype_enum),
-            "tensor_shape": (
-                {"unknown_rank": True} if spec.shape.rank is None else
-                {"dim": [{"size": str(-1 if d is None else d)}
-                         for d in spec.shape]}),
-            "name": spec.name or ""}
-  signatures = {}
-  for sig_name, fn in model.signatures.items():
-    signatures[sig_name] = {
-        "inputs": {n: tensor_info(s)
-                   for n, s in model.input_specs(sig_name).items()},
-        "outputs": {n: tensor_info(s)
-                    for n, s in fn.structured_outputs.items()},
-        "method_name": "tensorflow/serving/predict"}
+  signatures = json_format.MessageToDict(
+      predict_lib.signature_def_map(model), preserving_proto_field_name=True)
   return {"model_spec": {"name": name, "signature_name": "",
                          "version": str(model.version)},
-          "metadata": {"signature_def": {"signature_def": signatures}},
+          "metadata": {"signature_def": signatures},
           "k": model.k}
 
 
@@ -420,31 +237,37 @@ class _Handler(http_server.BaseHTTPRequestHandler):
     if not match:
       raise NotFound(f"no such path {self.path!r}; try "
                      f"/v1/models/{self.server.model_name}")
-    name = match.group("name")
-    model = self.server.holder.current
-    if name != self.server.model_name:
-      raise NotFound(f"Servable not found for request: Latest({name})")
-    version = match.group("version")
-    if version is not None and int(version) != model.version:
-      raise NotFound(f"version {version} of {name} is not being served "
-                     f"(serving {model.version})")
+    name, version = match.group("name"), match.group("version")
+    model = predict_lib.find_model(
+        self.server.holder.current, self.server.model_name, name,
+        None if version is None else int(version))
     return model, name, match.group("rest") or ""
 
   def _handle(self, method: str) -> None:
+    if method == "GET" and self.path.split("?", 1)[0] == (
+        self.server.metrics.path):
+      return self._reply_text(200, self.server.metrics.render(
+          self.server.holder.current.version))
+    started = time.perf_counter()
+    api, signature, code = _API.get((method, ""), "other"), "", "OK"
     try:
       model, name, rest = self._route()
-      if method == "GET" and rest == "":
+      api = _API.get((method, rest), "other")
+      if api == "status":
         return self._reply(200, status(model))
-      if method == "GET" and rest == "/metadata":
+      if api == "metadata":
         return self._reply(200, metadata(model, name))
-      if method == "POST" and rest == ":predict":
-        return self._reply(200, predict(model, self._json_body(),
-                                        self.server.max_batch,
-                                        self.server.run_signature))
+      if api == "predict":
+        signature, answer = predict(model, self._json_body(),
+                                    self.server.max_batch,
+                                    self.server.run_signature)
+        return self._reply(200, answer)
       raise NotFound(f"{method} {self.path} is not supported")
     except BadRequest as e:
+      code = "INVALID_ARGUMENT"
       self._reply(400, {"error": str(e)})
     except NotFound as e:
+      code = "NOT_FOUND"
       if method == "POST":
         # The body was not read: left on the connection, it would be
         # taken for the next request.
@@ -452,12 +275,25 @@ class _Handler(http_server.BaseHTTPRequestHandler):
       self._reply(404, {"error": str(e)})
     except TimeoutError:
       # The client stopped sending mid-body: nothing to answer.
+      code = "DEADLINE_EXCEEDED"
       self.close_connection = True
     except Exception as e:  # pylint: disable=broad-except
       # A server bug: logged with its traceback, answered as TF Serving
       # would, and the server keeps running.
+      code = "INTERNAL"
       _log.exception("internal error answering %s %s", method, self.path)
       self._reply(500, {"error": f"internal error: {e}"})
+    finally:
+      self.server.metrics.record("REST", api, signature, code,
+                                 time.perf_counter() - started)
+
+  def _reply_text(self, code: int, text: str) -> None:
+    data = text.encode()
+    self.send_response(code)
+    self.send_header("Content-Type", metrics_lib.CONTENT_TYPE)
+    self.send_header("Content-Length", str(len(data)))
+    self.end_headers()
+    self.wfile.write(data)
 
   def _json_body(self) -> Any:
     length = self.headers.get("Content-Length")
@@ -496,14 +332,17 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
   # clients.
   request_queue_size = defaults.LISTEN_BACKLOG
 
-  def __init__(self, holder: ModelHolder, model_name: str, host: str,
-               port: int, max_body_bytes: int = defaults.MAX_BODY_BYTES,
+  def __init__(self, holder: holder_lib.ModelHolder, model_name: str,
+               host: str, port: int,
+               max_body_bytes: int = defaults.MAX_BODY_BYTES,
                max_batch: int = defaults.MAX_BATCH,
                poll_seconds: float = defaults.POLL_SECONDS,
                idle_timeout: float = defaults.IDLE_TIMEOUT_SECONDS,
-               batching: Optional[batching_lib.BatchingConfig] = None):
+               batching: Optional[batching_lib.BatchingConfig] = None,
+               metrics: Optional[metrics_lib.ServingMetrics] = None):
     # Set before binding: a failed bind calls server_close.
     self._stop = threading.Event()
+    self._batcher = None
     try:
       super().__init__((host, port), _Handler)
     except OSError as e:
@@ -516,10 +355,12 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
       raise ConfigError(f"idle timeout must be > 0 seconds, got "
                         f"{idle_timeout}")
     self.idle_timeout = idle_timeout
-    # Concurrent requests share model calls when batching is on.
-    self._batcher = (batching_lib.Batcher(run_signature, batching)
-                     if batching else None)
-    self.run_signature = self._batcher or run_signature
+    # Concurrent requests (REST and gRPC alike) share model calls when
+    # batching is on.
+    self._batcher = (batching_lib.Batcher(predict_lib.run_signature,
+                                          batching) if batching else None)
+    self.run_signature = self._batcher or predict_lib.run_signature
+    self.metrics = metrics or metrics_lib.ServingMetrics(model_name)
     self.holder = holder
     self.model_name = model_name
     self.max_body_bytes = max_body_bytes
@@ -546,23 +387,5 @@ class RetrievalServer(http_server.ThreadingHTTPServer):
   def server_close(self) -> None:
     self._stop.set()
     super().server_close()
-    if getattr(self, "_batcher", None):
+    if self._batcher:
       self._batcher.close()
-
-
-def serve(model_dir: str, model_name: Optional[str] = None,
-          host: str = "127.0.0.1", port: int = defaults.PORT,
-          **options) -> None:
-  """Blocks, serving until interrupted."""
-  holder = ModelHolder(model_dir)
-  name = model_name or os.path.basename(os.path.normpath(model_dir))
-  server = RetrievalServer(holder, name, host, port, **options)
-  print(f"[cdnrec] serving {name} version {holder.current.version} from "
-        f"{model_dir} on http://{host}:{server.server_address[1]}"
-        f"/v1/models/{name}", flush=True)
-  try:
-    server.serve_forever()
-  except KeyboardInterrupt:
-    pass
-  finally:
-    server.server_close()
