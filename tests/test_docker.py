@@ -63,3 +63,18 @@ def test_tf_serving_batches_as_cdnrec_serve_does():
     dockerfile = f.read()
   assert '"--enable_batching"' in dockerfile
   assert "--batching_parameters_file=/config/batching.config" in dockerfile
+
+
+def test_tf_serving_exports_metrics_where_cdnrec_serve_does():
+  # (tensorflow-serving-api does not ship MonitoringConfig's proto.)
+  from cdnrec.serving import metrics
+  with open(os.path.join(ROOT, "docker/serving/monitoring.config")) as f:
+    text = re.sub(r"#.*", "", f.read())
+  body = re.fullmatch(r"\s*prometheus_config\s*\{([^}]*)\}\s*", text)
+  assert body, text
+  fields = dict(re.findall(r"(\w+):\s*(\S+)", body.group(1)))
+  assert fields == {"enable": "true", "path": f'"{metrics.PATH}"'}
+  with open(os.path.join(ROOT, "docker/serving/Dockerfile")) as f:
+    dockerfile = f.read()
+  assert "COPY monitoring.config /config/monitoring.config" in dockerfile
+  assert "--monitoring_config_file=/config/monitoring.config" in dockerfile

@@ -121,6 +121,21 @@ def add_blessing(parser: argparse.ArgumentParser) -> None:
                      "on any anomaly against it (default: inferred)")
 
 
+def add_infra_validation(parser: argparse.ArgumentParser) -> None:
+  """Whether TF Serving must load and answer the model before the push."""
+  v = _PIPELINE.infra_validation
+  group = parser.add_argument_group(
+      "infra validation: TFX's InfraValidator between the Evaluator and "
+      "the Pusher")
+  group.add_argument("--infra-validator", default=v.platform,
+                     choices=configs.INFRA_VALIDATOR_PLATFORMS,
+                     help="start TF Serving in Docker or a Kubernetes pod "
+                          "and send it eval examples; only a model it "
+                          "serves is pushed")
+  group.add_argument("--infra-validator-image", default=v.image,
+                     help="TF Serving image with the ScaNN ops, NAME:TAG")
+
+
 def add_beam(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--beam-arg", action="append", default=None,
                       help="a Beam pipeline arg, repeatable (e.g. "
@@ -224,6 +239,8 @@ def pipeline_config(args, data_dir: Optional[str] = None
           max_regression=args.max_regression, min_tail_hr=args.min_tail_hr,
           min_tail_ndcg=args.min_tail_ndcg,
           min_index_recall=args.min_index_recall),
-      keep_versions=args.keep_versions, warm_start=args.warm_start)
+      keep_versions=args.keep_versions, warm_start=args.warm_start,
+      infra_validation=configs.InfraValidationConfig(
+          platform=args.infra_validator, image=args.infra_validator_image))
   config.validate()
   return config

@@ -19,6 +19,7 @@ def add_parser(sub, name: str) -> None:
                            "unchanged")
   flags.add_training(parser)
   flags.add_blessing(parser)
+  flags.add_infra_validation(parser)
   flags.add_beam(parser)
 
 
@@ -32,10 +33,11 @@ def main(args: argparse.Namespace) -> int:
     data_dir = args.data_dir
   # Every setting is checked before any data is generated or read.
   config = flags.pipeline_config(args, data_dir)
+  from cdnrec.pipeline import local_runner
+  local_runner.check_infra_validation(config.infra_validation)
   if args.data == flags.SYNTHETIC:
     _generate(args, data_dir)
 
-  from cdnrec.pipeline import local_runner
   outcome = local_runner.run(args.output, config,
                              beam_pipeline_args=args.beam_arg,
                              enable_cache=not args.no_cache)

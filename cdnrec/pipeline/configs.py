@@ -27,6 +27,12 @@ RUN_FN = "cdnrec.models.trainer.run_fn"
 BEAM_PIPELINE_ARGS = ["--direct_running_mode=in_memory",
                       "--direct_num_workers=1"]
 
+# InfraValidator: where it starts TF Serving ("none": no such node), and
+# the image, TF Serving linked with the ScaNN ops at the TF version the
+# model is trained with (docker/serving/Dockerfile uses the same).
+INFRA_VALIDATOR_PLATFORMS = ("none", "docker", "kubernetes")
+SCANN_SERVING_IMAGE = "google/tf-serving-scann:2.16.1"
+
 # `baseline` values besides a model name.
 AUTO_BASELINE = "auto"
 NO_BASELINE = "none"
@@ -83,6 +89,45 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class InfraValidationConfig:
+  """Whether TFX's InfraValidator checks, before the Pusher, that TF
+  Serving loads the model and answers predict requests built from the eval
+  split (the model's own warm-up records are replayed at load).
+
+  Attributes:
+    platform: "docker" (a Docker engine where the component runs),
+      "kubernetes" (a pod in the cluster the pipeline runs in) or "none".
+    image: TF Serving image, name:tag; it must hold the ScaNN ops.
+    num_examples: eval examples sent as predict requests.
+    max_loading_time_seconds: how long TF Serving may take to load it.
+    num_tries: attempts before the model is judged not servable.
+  """
+  platform: str = "none"
+  image: str = SCANN_SERVING_IMAGE
+  num_examples: int = 8
+  max_loading_time_seconds: int = 300
+  num_tries: int = 3
+
+  @property
+  def enabled(self) -> bool:
+    return self.platform != "none"
+
+  def validate(self) -> None:
+    if self.platform not in INFRA_VALIDATOR_PLATFORMS:
+      raise ConfigError(f"infra validator platform must be one of "
+                        f"{list(INFRA_VALIDATOR_PLATFORMS)}, got "
+                        f"{self.platform!r}")
+    name, _, tag = self.image.rpartition(":")
+    if not name or not tag or "/" in tag:
+      raise ConfigError(f"infra validator image must be NAME:TAG, got "
+                        f"{self.image!r}")
+    for field in ("num_examples", "max_loading_time_seconds", "num_tries"):
+      if getattr(self, field) < 1:
+        raise ConfigError(f"infra validator {field} must be >= 1, got "
+                          f"{getattr(self, field)}")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """What one pipeline run trains, how it judges it, and what it pushes.
 
@@ -100,6 +145,8 @@ class PipelineConfig:
     thresholds: the blessing bars.
     keep_versions: pushed versions kept in each serving folder.
     warm_start: start training from the last blessed model's weights.
+    infra_validation: whether TF Serving must load and answer the model
+      before it is pushed (InfraValidator).
   """
   data: DataConfig
   train: config_lib.TrainConfig = config_lib.TrainConfig()
@@ -109,9 +156,11 @@ class PipelineConfig:
   thresholds: blessing.Thresholds = blessing.Thresholds()
   keep_versions: int = 5
   warm_start: bool = False
+  infra_validation: InfraValidationConfig = InfraValidationConfig()
 
   def validate(self) -> None:
     self.data.validate()
+    self.infra_validation.validate()
     self.train.validate()
     if self.baseline is not None:
       self.baseline.validate()

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 from tfx import v1 as tfx
 
+from cdnrec.core.errors import ConfigError
 from cdnrec.pipeline import configs
 from cdnrec.pipeline import outcome
 from cdnrec.pipeline import pipeline as pipeline_lib
@@ -36,6 +37,30 @@ class LocalPaths:
     """Brute-force variant (stock TF ops)."""
     return os.path.join(self.output_dir, "serving",
                         f"{configs.PIPELINE_NAME}_brute_force")
+
+
+def check_infra_validation(settings: configs.InfraValidationConfig) -> None:
+  """ConfigError, before any work, when InfraValidator cannot start TF
+  Serving from this machine: no Docker engine answers, or this process is
+  not inside a Kubernetes cluster."""
+  if settings.platform == "docker":
+    try:
+      import docker  # TFX's InfraValidator talks to the engine with it
+      docker.from_env(timeout=5).ping()
+    except Exception as e:  # pylint: disable=broad-except
+      # Any failure means the same to the user: no engine to start TF
+      # Serving in; the message carries the cause.
+      cause = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+      raise ConfigError(
+          f"--infra-validator docker: no Docker engine answers here "
+          f"({cause}); start one, or use --infra-validator none") from None
+  elif settings.platform == "kubernetes" and not os.environ.get(
+      "KUBERNETES_SERVICE_HOST"):
+    raise ConfigError(
+        "--infra-validator kubernetes starts TF Serving in a pod of the "
+        "cluster the pipeline runs in, and this run is not inside one; use "
+        "it in a compiled pipeline (cdnrec compile), or use "
+        "--infra-validator docker or none")
 
 
 def run(output_dir: str, config: configs.PipelineConfig,

@@ -4,7 +4,8 @@ ExampleGen (leave-one-out) -> StatisticsGen (a sample of users) -> SchemaGen
                            -> ExampleValidator
                            -> AnomaliesCheck (fails the run on anomalies)
                            -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
-                           -> CdnTrainer -> RetrievalEvaluator -> VersionedPusher
+                           -> CdnTrainer -> RetrievalEvaluator
+                           [-> InfraValidator] -> VersionedPusher
 A resolver finds the model last blessed: the evaluator compares against it
 (or, before there is one, against an optional baseline Trainer of the same
 run), and with warm_start the Trainer starts from its weights.
@@ -19,6 +20,7 @@ from ml_metadata.proto import metadata_store_pb2
 from cdnrec.components.anomalies import AnomaliesCheck
 from cdnrec.components.evaluator import RetrievalEvaluator
 from cdnrec.components.example_gen import LeaveOneOutExampleGen
+from cdnrec.components.infra_validator import ServingInfraValidator
 from cdnrec.components.item_stats import ItemStatsGen
 from cdnrec.components.pusher import VersionedPusher
 from cdnrec.components.trainer import CdnTrainer
@@ -114,9 +116,17 @@ def create_pipeline(
       seed=config.data.seed,
       last_blessed_model=last_blessed.outputs["model"],
       baseline_model=baseline.outputs["model"] if baseline else None)
+  infra_validator = (_infra_validator(config.infra_validation, trainer,
+                                      example_gen)
+                     if config.infra_validation.enabled else None)
+  if infra_validator:
+    # Only a model the Evaluator has judged is started in TF Serving.
+    infra_validator.add_upstream_node(evaluator)
   pusher = VersionedPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
+      infra_blessing=(infra_validator.outputs["blessing"]
+                      if infra_validator else None),
       scann_directory=serving_model_dir,
       brute_force_directory=brute_force_model_dir,
       keep_versions=config.keep_versions)
@@ -126,7 +136,35 @@ def create_pipeline(
       pipeline_root=pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
                   anomalies_check, item_stats, last_blessed, trainer] +
-      ([baseline] if baseline else []) + [evaluator, pusher],
+      ([baseline] if baseline else []) + [evaluator] +
+      ([infra_validator] if infra_validator else []) + [pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args)
+
+
+def _infra_validator(settings: configs.InfraValidationConfig, trainer,
+                     example_gen) -> ServingInfraValidator:
+  """TFX's InfraValidator over the Trainer's ScaNN SavedModel: TF Serving
+  (with the ScaNN ops) in Docker or a Kubernetes pod must load it and
+  answer predict requests built from eval examples (serving_default takes
+  serialized tf.Examples)."""
+  image, _, tag = settings.image.rpartition(":")
+  platform = ({"local_docker": tfx.proto.LocalDockerConfig()}
+              if settings.platform == "docker" else
+              {"kubernetes": tfx.proto.KubernetesConfig()})
+  return ServingInfraValidator(
+      model=trainer.outputs["model"],
+      examples=example_gen.outputs["examples"],
+      serving_spec=tfx.proto.ServingSpec(
+          tensorflow_serving=tfx.proto.TensorFlowServing(
+              image_name=image, tags=[tag]),
+          model_name=configs.PIPELINE_NAME, **platform),
+      validation_spec=tfx.proto.ValidationSpec(
+          max_loading_time_seconds=settings.max_loading_time_seconds,
+          num_tries=settings.num_tries),
+      request_spec=tfx.proto.RequestSpec(
+          tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec(
+              signature_names=["serving_default"]),
+          split_name="eval", num_examples=settings.num_examples)
+  ).with_id("InfraValidator")

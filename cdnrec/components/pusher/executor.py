@@ -16,6 +16,7 @@ from cdnrec.core import uris
 SCANN_DIRECTORY = "scann_directory"
 BRUTE_FORCE_DIRECTORY = "brute_force_directory"
 KEEP_VERSIONS = "keep_versions"
+INFRA_BLESSING = "infra_blessing"
 PUSH_FILE = "push.json"
 _log = logging.getLogger("cdnrec.pusher")
 
@@ -48,10 +49,17 @@ class Executor(base_executor.BaseExecutor):
       _log.warning("versions %s exist in only some of %s; remove them",
                    orphans, list(targets.values()))
       record["orphans"] = orphans
+    infra = input_dict.get(INFRA_BLESSING) or []
     if not blessing.get_int_custom_property("blessed"):
       reasons = blessing.get_string_custom_property("reasons")
       _log.warning("NOT pushed: the model is not blessed (%s)", reasons)
       record.update(pushed=False, reason=reasons)
+      pushed.set_int_custom_property("pushed", 0)
+    elif infra and infra[0].get_int_custom_property("blessed") != 1:
+      reason = ("InfraValidator: TF Serving did not load the model or did "
+                f"not answer its requests (see {infra[0].uri})")
+      _log.warning("NOT pushed: %s", reason)
+      record.update(pushed=False, reason=reason)
       pushed.set_int_custom_property("pushed", 0)
     elif _already_pushed(model.uri, list(targets.values())):
       # A rerun with the Trainer cached blesses the same model again; a
