@@ -93,7 +93,8 @@ def trained(tiny_artifacts, tmp_path_factory):
 # together.
 _LONGEST_FIRST = ("test_pipeline_e2e.py", "test_reliability.py",
                   "test_serving_http.py", "test_experiment.py",
-                  "test_distribute.py", "test_methods.py", "test_cdn.py")
+                  "test_distribute.py", "test_methods.py", "test_cdn.py",
+                  "test_serving_grpc.py", "test_infra_validation.py")
 
 
 def pytest_collection_modifyitems(items):

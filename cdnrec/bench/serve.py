@@ -9,8 +9,10 @@ both protocols (--protocols: rest, grpc). At each level of concurrency
 serve_features, top 10). A REST client opens a new connection per request,
 as `cdnrec query --server` does; a gRPC client keeps one channel, as gRPC
 clients do. Reported per level: queries per second (all requests over the
-level's wall time), latency p50 / p99 and failed requests (any exception or
-wrong answer). Clients and server share this machine's cores.
+level's wall time), latency p50 / p99, failed requests (any exception or
+wrong answer), and the server process's CPU time per request (user +
+system, all its threads): what a request costs the server, apart from the
+clients' own work. Clients and server share this machine's cores.
 
 First request (--first-request-trials, 0 to skip): a fresh server is
 started with warm-up off (--no-warmup) and on, alternating, that many times
@@ -38,6 +40,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import psutil
 
 _LINE = re.compile(r"on http://[^:]+:(\d+)/v1/models/\S+"
                    r"(?: and grpc://[^:]+:(\d+))?")
@@ -83,7 +86,7 @@ def _user(seed: int, i: int, requests: int) -> Dict[str, str]:
 
 
 def _level(protocol: str, address: str, name: str, clients: int,
-           requests: int) -> Dict:
+           requests: int, server_pid: Optional[int] = None) -> Dict:
   from cdnrec.serving import client
   from cdnrec.serving import grpc_client
 
@@ -109,10 +112,13 @@ def _level(protocol: str, address: str, name: str, clients: int,
       connection.close()
     return latencies, errors
 
+  server = psutil.Process(server_pid) if server_pid else None
+  cpu_before = sum(server.cpu_times()[:2]) if server else 0.0
   started = time.perf_counter()
   with concurrent.futures.ThreadPoolExecutor(clients) as pool:
     results = list(pool.map(one_client, range(clients)))
   wall = time.perf_counter() - started
+  server_cpu = (sum(server.cpu_times()[:2]) - cpu_before) if server else None
   latencies = np.array([x for r in results for x in r[0]]) * 1000
   errors = [e for r in results for e in r[1]]
   p50, p99 = np.percentile(latencies, [50, 99])
@@ -120,6 +126,9 @@ def _level(protocol: str, address: str, name: str, clients: int,
           "requests": len(latencies),
           "queries_per_second": len(latencies) / wall, "p50_ms": float(p50),
           "p99_ms": float(p99), "failed": len(errors),
+          "server_cpu_ms_per_request": (
+              None if server_cpu is None else
+              1000 * server_cpu / len(latencies)),
           "first_errors": errors[:3]}
 
 
@@ -188,12 +197,14 @@ def main(argv=None) -> int:
         _level(protocol, address, name, 2, 20)  # warm-up, not reported
         for clients in (int(c) for c in args.clients.split(",")):
           row = {"batching": mode, **_level(protocol, address, name, clients,
-                                            args.requests)}
+                                            args.requests, process.pid)}
           rows.append(row)
           print(f"  {protocol}, batching {mode}, {clients} clients: "
                 f"{row['queries_per_second']:.0f} q/s, p50 "
                 f"{row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
-                f"{row['failed']} failed", flush=True)
+                f"{row['failed']} failed, server CPU "
+                f"{row['server_cpu_ms_per_request']:.2f} ms/request",
+                flush=True)
     finally:
       _stop_server(process)
   first = _first_requests(args.model_dir, code_dir,
@@ -203,11 +214,13 @@ def main(argv=None) -> int:
         f"({os.cpu_count()} cores)")
   if rows:
     print(f"{'protocol':>8} {'batching':>8} {'clients':>8} {'requests':>9} "
-          f"{'q/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
+          f"{'q/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} "
+          f"{'server CPU ms/req':>18}")
   for r in rows:
     print(f"{r['protocol']:>8} {r['batching']:>8} {r['clients']:>8} "
           f"{r['requests']:>9} {r['queries_per_second']:>8.0f} "
-          f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['failed']:>7}")
+          f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['failed']:>7} "
+          f"{r['server_cpu_ms_per_request']:>18.2f}")
   if first:
     print(f"\n{'warm-up':>8} {'ready s':>8} {'first ms':>9} {'second ms':>10}"
           "   (median of trials)")
