@@ -15,7 +15,8 @@ def experiment_out(tiny_data_dir, tmp_path_factory):
   out = str(tmp_path_factory.mktemp("experiment"))
   code, stdout, stderr = cli_runner.run(
       "experiment", "--data", "recbole", "--data-dir", tiny_data_dir,
-      "--methods", "two_tower,cdn", "--seeds", "0,1", "--epochs", "2",
+      "--methods", "two_tower,cdn,ease,most_popular", "--seeds", "0,1",
+      "--epochs", "2",
       "--no-tune", "--set", "batch_size=128", "--gammas", "1.5,5",
       "--out", out)
   assert code == 0, stdout[-3000:] + stderr[-5000:]
@@ -36,6 +37,18 @@ def test_results_json_shape(experiment_out):
         assert 0.0 <= entry["mean"] <= 100.0
     assert results[method]["train_seconds_per_epoch"]["mean"] > 0
     assert results[method]["hyperparameters"]["epochs"] == 2
+  from cdnrec.experiment import baselines
+  for method in ("ease", "most_popular"):
+    # Deterministic: one fit, the same figure for every seed.
+    entry = results[method]["overall"]["hr@50"]
+    assert entry["seeds"] == [entry["mean"]] * 2 and entry["sem"] == 0
+    assert results[method]["test_cases"] == results["cdn"]["test_cases"]
+  trials = results["ease"]["tuning"]["trials"]
+  assert [t["settings"]["l2"] for t in trials] == list(
+      baselines.EASE_LAMBDAS)
+  best = max(trials, key=lambda t: t["validation_ndcg"])
+  assert results["ease"]["hyperparameters"] == {"model": "ease",
+                                                "l2": best["settings"]["l2"]}
   counts = results["cdn"]["test_cases"]
   assert counts["head"] + counts["tail"] == counts["overall"] > 0
   gates = results["_gates"]
@@ -57,6 +70,7 @@ def test_figures_and_table(experiment_out):
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert "cdn vs two_tower" in stdout
   assert "HR@50 overall" in stdout
+  assert "\nease " in stdout and "\nmost_popular " in stdout
 
 
 def test_mean_and_standard_error():

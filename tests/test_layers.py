@@ -1,4 +1,4 @@
-"""The package's layers import downward only (README, Layout).
+"""The package's layers import downward only (docs/design.md, Layout).
 
 Each module of cdnrec belongs to the layer of its longest matching prefix
 below; it may import its own layer and any lower one, never a higher one.

@@ -162,3 +162,55 @@ def test_warm_start_remaps_embedding_rows_by_token():
   remapped = warm_start._remap_rows(old, fresh, ["a", "b", "c"],  # pylint: disable=protected-access
                                     ["b", "c", "d"])
   np.testing.assert_array_equal(remapped[:, 0], [0.0, 2.0, 3.0, -1.0])
+
+
+def test_early_stopping_keeps_the_best_epochs_weights():
+  """The callback stops after `patience` epochs without a lower validation
+  loss and restores the weights of the best epoch, stopped or not."""
+  from cdnrec.models import training
+  model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
+  callback = training._BestWeights(patience=2)
+  callback.set_model(model)
+  seen = {}
+  for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.4, 1.0]):
+    model.layers[0].kernel.assign([[float(epoch)]])
+    seen[epoch] = model.get_weights()
+    callback.on_epoch_end(epoch, {"val_loss": loss})
+    if model.stop_training:
+      break
+  assert callback.stopped_epoch == 3 and callback.best_epoch == 1
+  callback.restore(model)
+  np.testing.assert_array_equal(model.get_weights()[0], seen[1][0])
+  with pytest.raises(ValueError, match="does not report"):
+    training._BestWeights(1).on_epoch_end(0, {"loss": 1.0})
+
+
+def test_early_stopping_in_training_keeps_the_lowest_validation_loss(trained):
+  from cdnrec.models import config as config_lib
+  from cdnrec.models import training
+  data = training.TrainingInputs(
+      train_files=trained.train_files, eval_files=trained.eval_files,
+      item_catalog_uri=trained.item_catalog_uri,
+      item_stats_uri=trained.item_stats_uri)
+  # A learning rate this high overfits the tiny data within a few epochs.
+  config = config_lib.TrainConfig.from_dict(
+      {"epochs": 12, "batch_size": 128, "serving_k": K,
+       "learning_rate": 0.05, "early_stopping_patience": 2})
+  result = training.fit(data, config, verbose=0)
+  losses = result.history["val_loss"]
+  assert result.kept_epoch == int(np.argmin(losses)) + 1
+  ran = len(losses)
+  assert ran == 12 or ran == result.kept_epoch + 2  # stopped 2 epochs on
+  # The weights kept are the best epoch's: evaluating them gives its loss.
+  from cdnrec.core import features as F
+  from cdnrec.models import inputs
+  spec = inputs.parse_spec(result.feature_config.user_features +
+                           result.feature_config.item_features,
+                           result.numeric_means,
+                           with_ids=[F.USER_ID, F.ITEM_ID])
+  again = result.built.model.evaluate(
+      inputs.examples_dataset(data.eval_files, spec, 128), verbose=0,
+      return_dict=True)["loss"]
+  assert again == pytest.approx(losses[result.kept_epoch - 1], rel=1e-4)
+  assert not np.isclose(again, losses[-1], rtol=1e-4) or (
+      result.kept_epoch == ran)

@@ -23,6 +23,7 @@ def add_parser(sub, name: str) -> None:
   flags.add_data(parser, default="recbole",
                  data_dir="gs://BUCKET/cdnrec/data")
   flags.add_training(parser)
+  flags.add_tuning(parser)
   flags.add_blessing(parser)
   flags.add_infra_validation(parser)
   flags.add_beam(parser)

@@ -12,9 +12,11 @@ from cdnrec.core.errors import ConfigError
 from cdnrec.data import readers
 from cdnrec.data import synthetic
 from cdnrec.models import config as config_lib
+from cdnrec.models import search_space
 from cdnrec.pipeline import configs
 
 SYNTHETIC = "synthetic"
+BEST_HYPERPARAMETERS_FILE = "best_hyperparameters.txt"  # TFX's Tuner writes it
 _TRAIN = config_lib.TrainConfig()
 _PIPELINE = configs.PipelineConfig(configs.DataConfig(data_dir=""))
 
@@ -119,6 +121,46 @@ def add_blessing(parser: argparse.ArgumentParser) -> None:
                      help="start training from the last blessed model")
   group.add_argument("--schema", help="a curated schema.pbtxt; the run fails "
                      "on any anomaly against it (default: inferred)")
+
+
+def add_tuning(parser: argparse.ArgumentParser) -> None:
+  """The Tuner before the Trainer, or an earlier search's result."""
+  t = search_space.TuneConfig()
+  group = parser.add_argument_group(
+      "tuning: TFX's Tuner searches the Trainer's settings on the "
+      "validation split")
+  group.add_argument("--tune", action="store_true",
+                     help="search before training (settings given with "
+                          "--set are kept, not searched)")
+  group.add_argument("--tune-trials", type=int, default=t.trials,
+                     help="settings tried")
+  group.add_argument("--tune-epochs", type=int, default=None,
+                     help="epochs per trial (default: --epochs)")
+  group.add_argument("--tune-objective", default=t.objective,
+                     choices=search_space.OBJECTIVES,
+                     help="overall NDCG@K on validation, or its mean with "
+                          "tail NDCG@K")
+  group.add_argument("--hyperparameters", metavar="DIR",
+                     help="reuse an earlier search: a folder holding "
+                          "best_hyperparameters.txt (the Tuner's output), "
+                          "imported instead of tuning")
+
+
+def hyperparameters_dir(path: Optional[str]) -> Optional[str]:
+  """The folder the Importer reads: PATH itself, or the folder of a
+  best_hyperparameters.txt named directly; local paths are checked."""
+  if not path:
+    return None
+  if "://" in path:
+    return path
+  if os.path.basename(path) == BEST_HYPERPARAMETERS_FILE:
+    path = os.path.dirname(path) or "."
+  if not os.path.isfile(os.path.join(path, BEST_HYPERPARAMETERS_FILE)):
+    raise ConfigError(f"--hyperparameters {path}: no "
+                      f"{BEST_HYPERPARAMETERS_FILE} there (the Tuner writes "
+                      "it under <output>/pipeline/CdnTuner/"
+                      "best_hyperparameters/<id>/)")
+  return os.path.abspath(path)
 
 
 def add_infra_validation(parser: argparse.ArgumentParser) -> None:
@@ -241,6 +283,11 @@ def pipeline_config(args, data_dir: Optional[str] = None
           min_index_recall=args.min_index_recall),
       keep_versions=args.keep_versions, warm_start=args.warm_start,
       infra_validation=configs.InfraValidationConfig(
-          platform=args.infra_validator, image=args.infra_validator_image))
+          platform=args.infra_validator, image=args.infra_validator_image),
+      tune=(search_space.TuneConfig(
+          trials=args.tune_trials, epochs=args.tune_epochs,
+          objective=args.tune_objective, seed=args.seed,
+          fixed=tuple(sorted(settings(args.set)))) if args.tune else None),
+      hyperparameters_dir=hyperparameters_dir(args.hyperparameters))
   config.validate()
   return config

@@ -18,6 +18,7 @@ def add_parser(sub, name: str) -> None:
                       help="rerun every component even if its inputs are "
                            "unchanged")
   flags.add_training(parser)
+  flags.add_tuning(parser)
   flags.add_blessing(parser)
   flags.add_infra_validation(parser)
   flags.add_beam(parser)

@@ -17,7 +17,8 @@ class ExperimentConfig:
     data_dir, data_format, max_bad_rows, reader_config: the data (as the
       pipeline's DataConfig).
     out_dir: results.json, plots and the run cache.
-    methods: method names (experiment/methods.py).
+    methods: method names (experiment/methods.py), neural ones and the
+      baselines most_popular and ease (experiment/baselines.py).
     seeds: every method is trained once per seed; tables give mean ± SEM.
     epochs: the shared training budget (the paper's protocol).
     eval_k: K of HR@K / NDCG@K.
@@ -48,7 +49,7 @@ class ExperimentConfig:
     if not self.methods:
       raise ConfigError("name at least one method")
     for method in self.methods:
-      methods_lib.settings(method)
+      methods_lib.check(method)
     if not self.seeds:
       raise ConfigError("name at least one seed")
     if self.epochs < 1 or self.eval_k < 1:
@@ -60,6 +61,7 @@ class ExperimentConfig:
     if any(g <= 1 for g in self.gammas):
       raise ConfigError(f"every γ must be > 1, got {list(self.gammas)}")
     # Names and types of the overrides, before any training.
+    neural = [m for m in self.methods if m not in methods_lib.BASELINES]
     config_lib.TrainConfig.from_dict(
         {**self.overrides,
-         "model": self.overrides.get("model", self.methods[0])})
+         "model": self.overrides.get("model", (neural or ["two_tower"])[0])})

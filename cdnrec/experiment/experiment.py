@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
+from cdnrec.experiment import baselines
 from cdnrec.experiment import data as data_lib
 from cdnrec.experiment import methods as methods_lib
 from cdnrec.experiment import plots
@@ -59,16 +60,27 @@ class _RunCache:
 
   def get(self, config: config_lib.TrainConfig,
           splits: Sequence[str]) -> run_lib.RunResult:
-    key = json.dumps({"config": config.to_dict(), "k": self._k,
+    return self._cached(config.model, config.to_dict(), splits,
+                        lambda: run_lib.train_and_evaluate(
+                            self._prepared, config, self._k, splits))
+
+  def baseline(self, method: str, settings: Dict[str, Any],
+               splits: Sequence[str]) -> run_lib.RunResult:
+    return self._cached(method, {"model": method, **settings}, splits,
+                        lambda: baselines.run(method, self._prepared,
+                                              self._k, settings, splits))
+
+  def _cached(self, model: str, config: Dict[str, Any],
+              splits: Sequence[str], compute) -> run_lib.RunResult:
+    key = json.dumps({"config": config, "k": self._k,
                       "splits": list(splits), "code": self._code},
                      sort_keys=True)
     name = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = os.path.join(self._dir, f"{config.model}-{name}.json")
+    path = os.path.join(self._dir, f"{model}-{name}.json")
     if os.path.exists(path):
       with open(path) as f:
         return run_lib.RunResult(**json.load(f))
-    result = run_lib.train_and_evaluate(self._prepared, config, self._k,
-                                        splits)
+    result = compute()
     _write_json(path, dataclasses.asdict(result))
     return result
 
@@ -117,6 +129,9 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
   gate_summaries = []
   chosen_by_method = {}
   for method in config.methods:
+    if method in baselines.METHODS:
+      results[method] = _baseline(method, cache, config)
+      continue
     base = {**methods_lib.settings(method), "epochs": config.epochs,
             **config.overrides, "_fixed": tuple(config.overrides)}
     if config.tune:
@@ -153,6 +168,29 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
                 os.path.join(config.out_dir, "gamma.png"), config.eval_k)
   _write_json(os.path.join(config.out_dir, "results.json"), results)
   return results
+
+
+def _baseline(method: str, cache: _RunCache,
+              config: ExperimentConfig) -> Dict[str, Any]:
+  """A deterministic baseline: one fit, reported for every seed (SEM 0);
+  EASE's λ chosen on the validation split (always: it costs seconds)."""
+  trials = []
+  settings: Dict[str, Any] = {}
+  if method == "ease":
+    scores = []
+    for l2 in baselines.EASE_LAMBDAS:
+      result = cache.baseline(method, {"l2": l2}, ["eval", "test"])
+      scores.append(_validation_score(result))
+      trials.append({"settings": {"l2": l2}, "validation_ndcg": scores[-1]})
+      _log.info("  tune ease l2=%s: validation NDCG@K %.4f", l2, scores[-1])
+    settings = {"l2": baselines.EASE_LAMBDAS[int(np.argmax(scores))]}
+  run = cache.baseline(method, settings, ["eval", "test"])
+  out = report.aggregate([run] * len(config.seeds), config.eval_k)
+  out["hyperparameters"] = {"model": method, **settings}
+  out["tuning"] = {"criterion": "validation overall NDCG@K",
+                   "trials": trials,
+                   "note": "deterministic: one fit, the same for every seed"}
+  return out
 
 
 def _gamma_sweep(config: ExperimentConfig, cache: _RunCache,

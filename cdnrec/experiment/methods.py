@@ -10,10 +10,13 @@ from typing import Any, Dict, List
 
 from cdnrec.core.errors import ConfigError
 from cdnrec.models import config as config_lib
+from cdnrec.models import search_space
 
 # name -> fixed settings on top of the shared backbone.
 METHODS: Dict[str, Dict[str, Any]] = {
     name: {"model": name} for name in config_lib.MODELS}
+# Non-neural baselines (baselines.py): no backbone, no epochs, no seeds.
+BASELINES = ("most_popular", "ease")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,38 +26,20 @@ class Grid:
   axes: Dict[str, List[Any]]
 
 
-# The paper's ranges (appendix B.3), trimmed where a value never won on the
-# development data; `--set NAME=VALUE` fixes an axis and skips its search.
-COMMON_AXES = {
-    "learning_rate": [0.001, 0.0001],
-    "temperature": [0.05, 0.1],
-    "dropout": [0.0, 0.1],
-}
-EXPERT_AXES = {
-    "expert_layers": [[64], [256, 128, 64]],
-    "num_memorization_experts": [1, 2, 3],
-    "num_generalization_experts": [1, 2, 3],
-}
-GAMMA_AXIS = {"gamma": [1.2, 1.5, 2.1, 3, 5, 10, 30]}
-METHOD_AXES = {
-    "logq": {"logq_weight": [0.1, 1, 10]},
-    "class_balance": {"class_balance_beta": [0.9, 0.99, 0.999, 0.9999]},
-}
-
-
 def settings(method: str) -> Dict[str, Any]:
   if method not in METHODS:
     raise ConfigError(f"unknown method {method!r}; choose from "
-                     f"{sorted(METHODS)}")
+                     f"{sorted(METHODS) + list(BASELINES)}")
   return dict(METHODS[method])
 
 
+def check(method: str) -> None:
+  """ConfigError unless method is a known neural method or baseline."""
+  if method not in BASELINES:
+    settings(method)
+
+
 def grid(method: str) -> Grid:
-  model = settings(method)["model"]
-  axes = dict(COMMON_AXES)
-  axes.update(METHOD_AXES.get(model, {}))
-  if model in ("cdn", "udn", "experts_balanced", "experts_headtail"):
-    axes.update(GAMMA_AXIS)
-  if model in ("cdn", "idn", "bdn"):
-    axes.update(EXPERT_AXES)
-  return Grid(axes)
+  """The method's search space (models/search_space.py, the pipeline's
+  Tuner searches the same); `--set NAME=VALUE` fixes an axis."""
+  return Grid(search_space.axes(settings(method)["model"]))

@@ -80,6 +80,9 @@ class TrainConfig:
       vocabulary), "lazy" (only the rows in the batch; optimizer.py) or
       "auto" (lazy when an id vocabulary has over
       optimizer.AUTO_LAZY_ROWS rows).
+    early_stopping_patience: stop after this many epochs without a lower
+      validation loss, and keep the weights of the epoch with the lowest
+      (0: train every epoch and keep the last weights).
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch when they are small enough
       (inputs.CACHE_MAX_BYTES); larger ones are always streamed.
@@ -118,6 +121,7 @@ class TrainConfig:
   class_balance_beta: float = 0.999
   distinct_items: bool = False
   cache_examples: bool = True
+  early_stopping_patience: int = 0
   sparse_updates: str = "auto"
   distribution: str = "default"
 
@@ -185,6 +189,9 @@ class TrainConfig:
           f"{list(self.memorization_expert_layers)}")
     if not self.tower_layers:
       raise ConfigError("tower_layers must name at least one layer")
+    if self.early_stopping_patience < 0:
+      raise ConfigError(f"early_stopping_patience must be >= 0 (0: off), "
+                        f"got {self.early_stopping_patience}")
     if self.temperature <= 0:
       raise ConfigError(f"temperature must be > 0, got {self.temperature}")
     if not 0 <= self.dropout < 1:

@@ -25,6 +25,7 @@ from cdnrec.core import uris as uri_lib
 from cdnrec.models import config as config_lib
 from cdnrec.models import export
 from cdnrec.models import inputs
+from cdnrec.models import search_space
 from cdnrec.models import training
 from cdnrec.models import warm_start
 from cdnrec.serving import warmup
@@ -38,6 +39,7 @@ class CdnFnArgs(fn_args_utils.FnArgs):
   item_catalog_uri = attr.ib(type=str, default=None)
   item_stats_uri = attr.ib(type=str, default=None)
   rebalanced_examples_uri = attr.ib(type=str, default=None)
+  examples_uri = attr.ib(type=str, default=None)  # CdnTuner sets it
 
 
 def run_fn(fn_args) -> None:
@@ -48,7 +50,13 @@ def run_fn(fn_args) -> None:
       not getattr(fn_args, "item_stats_uri", None)):
     raise ValueError("run_fn needs the item catalog and item statistics: "
                      "run it with CdnTrainer, which passes them (CdnFnArgs)")
-  config = config_lib.TrainConfig.from_dict(fn_args.custom_config)
+  # The Tuner's best settings (or imported ones) override the Trainer's.
+  tuned = search_space.chosen_settings(getattr(fn_args, "hyperparameters",
+                                               None))
+  if tuned:
+    _log.info("hyperparameters from the Tuner: %s", tuned)
+  config = config_lib.TrainConfig.from_dict({**fn_args.custom_config,
+                                             **tuned})
   data = training.TrainingInputs(
       train_files=fn_args.train_files, eval_files=fn_args.eval_files,
       item_catalog_uri=uri_lib.local_path(fn_args.item_catalog_uri),
@@ -98,6 +106,7 @@ def run_fn(fn_args) -> None:
     json.dump({"config": config.to_dict(),
                f"index_recall_at_{k}": recall,
                "epoch_seconds": trained.epoch_seconds,
+               "kept_epoch": trained.kept_epoch,
                "history": trained.history}, f, indent=2)
 
 

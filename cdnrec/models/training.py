@@ -50,6 +50,8 @@ class TrainedModel:
   history: Dict[str, List[float]]
   epoch_seconds: List[float]
   vocabularies: inputs.Vocabularies
+  # With early stopping: the epoch (from 1) whose weights were kept.
+  kept_epoch: Optional[int] = None
 
   def user_spec(self):
     return inputs.parse_spec(self.feature_config.user_features,
@@ -77,6 +79,41 @@ class _EpochTimer(tf.keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     self.seconds.append(time.perf_counter() - self._start)
+
+
+class _BestWeights(tf.keras.callbacks.Callback):
+  """Early stopping on the validation loss that keeps the best epoch's
+  weights whether or not it stopped early (Keras' EarlyStopping restores
+  them only when it stops), across the stages of a two-stage model."""
+
+  MONITOR = "val_loss"
+
+  def __init__(self, patience: int):
+    super().__init__()
+    self.patience = patience
+    self.best = float("inf")
+    self.best_epoch: Optional[int] = None
+    self.stopped_epoch: Optional[int] = None
+    self._weights = None
+    self._wait = 0
+
+  def on_epoch_end(self, epoch, logs=None):
+    value = (logs or {}).get(self.MONITOR)
+    if value is None:
+      raise ValueError(f"early stopping watches {self.MONITOR!r}, which "
+                       f"the model does not report ({sorted(logs or {})})")
+    if value < self.best:
+      self.best, self.best_epoch, self._wait = float(value), epoch, 0
+      self._weights = self.model.get_weights()
+      return
+    self._wait += 1
+    if self._wait >= self.patience:
+      self.stopped_epoch = epoch
+      self.model.stop_training = True
+
+  def restore(self, model: tf.keras.Model) -> None:
+    if self._weights is not None:
+      model.set_weights(self._weights)
 
 
 def fit(data: TrainingInputs, config: config_lib.TrainConfig,
@@ -163,16 +200,31 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
       built.model.compute_loss(next(iter(stages[0][0])), training=True)
     warm_start.restore(built.model, vocab, warm_start_from)
   history: Dict[str, List[float]] = {}
+  callbacks: List[tf.keras.callbacks.Callback] = [timer]
+  best = None
+  if config.early_stopping_patience:
+    best = _BestWeights(config.early_stopping_patience)
+    callbacks.append(best)
   done = 0
   for dataset, epochs, probability in stages:
+    if best is not None and best.stopped_epoch is not None:
+      break
     if probability is not None:
       built.model.use_item_probability(probability)
     result = built.model.fit(dataset, validation_data=evaluation,
                              initial_epoch=done, epochs=done + epochs,
                              steps_per_epoch=steps_per_epoch,
-                             verbose=verbose, callbacks=[timer])
+                             verbose=verbose, callbacks=callbacks)
     done += epochs
     for key, values in result.history.items():
       history.setdefault(key, []).extend(float(v) for v in values)
+  if best is not None:
+    best.restore(built.model)
+    _log.info("early stopping: kept epoch %d of %d (validation loss %.4f)%s",
+              best.best_epoch + 1, len(timer.seconds), best.best,
+              f", stopped after epoch {best.stopped_epoch + 1}"
+              if best.stopped_epoch is not None else "")
   return TrainedModel(built, config, feature_config, means, history,
-                      timer.seconds, vocab)
+                      timer.seconds, vocab,
+                      best.best_epoch + 1 if best is not None and
+                      best.best_epoch is not None else None)

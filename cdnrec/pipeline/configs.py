@@ -16,6 +16,7 @@ from cdnrec.core import item_stats
 from cdnrec.core.errors import ConfigError
 from cdnrec.data import readers
 from cdnrec.models import config as config_lib
+from cdnrec.models import search_space
 
 PIPELINE_NAME = "cdnrec"
 RUN_FN = "cdnrec.models.trainer.run_fn"
@@ -147,6 +148,10 @@ class PipelineConfig:
     warm_start: start training from the last blessed model's weights.
     infra_validation: whether TF Serving must load and answer the model
       before it is pushed (InfraValidator).
+    tune: search the Trainer's settings on the validation split first
+      (CdnTuner); None: train with `train` as given.
+    hyperparameters_dir: a folder holding an earlier search's
+      best_hyperparameters.txt, imported (TFX's Importer) instead of tuning.
   """
   data: DataConfig
   train: config_lib.TrainConfig = config_lib.TrainConfig()
@@ -157,10 +162,18 @@ class PipelineConfig:
   keep_versions: int = 5
   warm_start: bool = False
   infra_validation: InfraValidationConfig = InfraValidationConfig()
+  tune: Optional[search_space.TuneConfig] = None
+  hyperparameters_dir: Optional[str] = None
 
   def validate(self) -> None:
     self.data.validate()
     self.infra_validation.validate()
+    if self.tune is not None:
+      self.tune.validate()
+      if self.hyperparameters_dir:
+        raise ConfigError("tune or reuse hyperparameters, not both: "
+                          "--tune searches anew, --hyperparameters imports "
+                          "an earlier search's best")
     self.train.validate()
     if self.baseline is not None:
       self.baseline.validate()

@@ -4,6 +4,7 @@ ExampleGen (leave-one-out) -> StatisticsGen (a sample of users) -> SchemaGen
                            -> ExampleValidator
                            -> AnomaliesCheck (fails the run on anomalies)
                            -> ItemStatsGen (Beam: frequencies, head/tail, Ω_r)
+                           [-> CdnTuner, or an Importer of its output]
                            -> CdnTrainer -> RetrievalEvaluator
                            [-> InfraValidator] -> VersionedPusher
 A resolver finds the model last blessed: the evaluator compares against it
@@ -24,6 +25,7 @@ from cdnrec.components.infra_validator import ServingInfraValidator
 from cdnrec.components.item_stats import ItemStatsGen
 from cdnrec.components.pusher import VersionedPusher
 from cdnrec.components.trainer import CdnTrainer
+from cdnrec.components.tuner import CdnTuner
 from cdnrec.pipeline import configs
 
 
@@ -90,6 +92,24 @@ def create_pipeline(
           type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id("last_blessed_model")
 
+  tuner = (CdnTuner(
+      examples=example_gen.outputs["examples"],
+      item_catalog=example_gen.outputs["item_catalog"],
+      item_stats=item_stats.outputs["item_stats"],
+      rebalanced_examples=item_stats.outputs["rebalanced_examples"],
+      train=config.train, tune=config.tune, k=config.eval_k)
+           if config.tune is not None else None)
+  if tuner:
+    # No search runs on data that breaks the schema.
+    tuner.add_upstream_node(anomalies_check)
+  importer = (tfx.dsl.Importer(
+      source_uri=config.hyperparameters_dir,
+      artifact_type=tfx.types.standard_artifacts.HyperParameters
+  ).with_id("hyperparameters_importer")
+              if config.hyperparameters_dir else None)
+  tuned = (tuner.outputs["best_hyperparameters"] if tuner else
+           importer.outputs["result"] if importer else None)
+
   def make_trainer(train_config, component_id=None):
     trainer = CdnTrainer(
         examples=example_gen.outputs["examples"],
@@ -99,6 +119,8 @@ def create_pipeline(
         rebalanced_examples=item_stats.outputs["rebalanced_examples"],
         base_model=(last_blessed.outputs["model"]
                     if config.warm_start and not component_id else None),
+        # The baseline keeps its own defaults: it is the bar, not tuned.
+        hyperparameters=tuned if not component_id else None,
         run_fn=run_fn,
         custom_config=train_config.to_dict())
     # No model is trained on data that breaks the schema.
@@ -135,7 +157,9 @@ def create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator,
-                  anomalies_check, item_stats, last_blessed, trainer] +
+                  anomalies_check, item_stats, last_blessed] +
+      ([tuner] if tuner else []) + ([importer] if importer else []) +
+      [trainer] +
       ([baseline] if baseline else []) + [evaluator] +
       ([infra_validator] if infra_validator else []) + [pusher],
       enable_cache=enable_cache,

@@ -40,6 +40,12 @@ def _batches(examples_uri: str, split: str, with_records: bool = False
            pa.array(parsed[F.ITEM_ID].numpy(), pa.binary()).cast(pa.string()))
 
 
+def pairs(examples_uri: str, split: str) -> Iterator[Tuple[pa.Array, pa.Array]]:
+  """(user ids, item ids) per batch of a split's interactions."""
+  for _, users, items in _batches(examples_uri, split):
+    yield users, items
+
+
 @dataclasses.dataclass
 class Queries:
   """Held-out examples to rank, and the (query row, item id) pairs removed

@@ -29,7 +29,7 @@ from cdnrec.core import artifacts
 from cdnrec.models import trainer as trainer_module
 
 # Input key -> (CdnFnArgs field, artifact type).
-_EXTRA_INPUTS = {
+EXTRA_INPUTS = {
     "item_catalog": ("item_catalog_uri", artifacts.ItemCatalog),
     "item_stats": ("item_stats_uri", artifacts.ItemStats),
     "rebalanced_examples": ("rebalanced_examples_uri",
@@ -41,7 +41,7 @@ class CdnTrainerSpec(standard_component_specs.TrainerSpec):
   INPUTS = {
       **standard_component_specs.TrainerSpec.INPUTS,
       **{key: component_spec.ChannelParameter(type=type_)
-         for key, (_, type_) in _EXTRA_INPUTS.items()},
+         for key, (_, type_) in EXTRA_INPUTS.items()},
   }
 
 
@@ -55,7 +55,7 @@ class Executor(trainer_executor.GenericExecutor):
     return trainer_module.CdnFnArgs(
         **attr.asdict(fn_args, recurse=False),
         **{field: artifact_utils.get_single_uri(input_dict[key])
-           for key, (field, _) in _EXTRA_INPUTS.items()})
+           for key, (field, _) in EXTRA_INPUTS.items()})
 
 
 class CdnTrainer(base_component.BaseComponent):
@@ -73,7 +73,8 @@ class CdnTrainer(base_component.BaseComponent):
                base_model: Optional[channel.BaseChannel] = None,
                custom_config: Optional[Dict[str, Any]] = None,
                train_args: Optional[trainer_pb2.TrainArgs] = None,
-               eval_args: Optional[trainer_pb2.EvalArgs] = None):
+               eval_args: Optional[trainer_pb2.EvalArgs] = None,
+               hyperparameters: Optional[channel.BaseChannel] = None):
     """Args:
       examples: leave-one-out Examples (Ω_m is their train split).
       item_catalog, item_stats, rebalanced_examples: ExampleGen's and
@@ -84,9 +85,13 @@ class CdnTrainer(base_component.BaseComponent):
       base_model: optional Model to warm-start from.
       custom_config: hyperparameters only: TrainConfig.to_dict().
       train_args, eval_args: TFX's split selection protos.
+      hyperparameters: optional HyperParameters (CdnTuner's
+        best_hyperparameters, or imported): their values override
+        custom_config's.
     """
     spec = CdnTrainerSpec(
         examples=examples, schema=schema, base_model=base_model,
+        hyperparameters=hyperparameters,
         item_catalog=item_catalog, item_stats=item_stats,
         rebalanced_examples=rebalanced_examples,
         train_args=train_args or trainer_pb2.TrainArgs(),

@@ -1,0 +1,75 @@
+"""The non-neural baselines of `cdnrec experiment`: EASE's closed form,
+MostPopular's tie-breaking, both scored by the Evaluator's ranking on tiny
+generated data, and EASE refused above the catalog size that fits."""
+
+import os
+
+import numpy as np
+import pytest
+
+from cdnrec.core.errors import ConfigError
+from cdnrec.experiment import baselines
+from cdnrec.experiment import data as data_lib
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_artifacts):
+  return data_lib.PreparedData(os.path.dirname(tiny_artifacts["examples"].uri))
+
+
+def test_ease_solves_its_constrained_least_squares():
+  """(G + λI) B = G - diag(μ) for some μ: off its diagonal the gradient of
+  ||X - XB||² + λ||B||² vanishes, and diag(B) = 0."""
+  rng = np.random.default_rng(0)
+  x = (rng.random((40, 12)) < 0.3).astype(float)
+  l2 = 5.0
+  b = baselines.ease_weights(x, l2)
+  gram = x.T @ x
+  residual = (gram + l2 * np.eye(12)) @ b - gram
+  off = ~np.eye(12, dtype=bool)
+  np.testing.assert_allclose(residual[off], 0.0, atol=1e-9)
+  np.testing.assert_array_equal(np.diag(b), 0.0)
+
+
+def test_ease_is_refused_above_the_catalog_that_fits():
+  baselines.check_catalog("ease", baselines.MAX_EASE_ITEMS)
+  with pytest.raises(ConfigError, match=r"ease: the catalog has 20,001 "
+                     r"items; .* \(9\.6 GB\), more than 20,000 items"):
+    baselines.check_catalog("ease", baselines.MAX_EASE_ITEMS + 1)
+  baselines.check_catalog("most_popular", 10 ** 7)  # no matrix: no limit
+
+
+def test_most_popular_ranks_by_train_frequency(prepared):
+  result = baselines.run("most_popular", prepared, 10, {})
+  assert result.config == {"model": "most_popular"}
+  for split in ("eval", "test"):
+    overall = result.metrics[split]["overall"]
+    assert overall["count"] > 0 and 0.0 < overall["hr"] <= 1.0
+  # Popular items are head items: head recall far above tail recall.
+  test = result.metrics["test"]
+  assert test["head"]["hr"] > test["tail"]["hr"]
+
+
+def test_ease_scores_users_by_their_own_items(prepared):
+  strong = baselines.run("ease", prepared, 10, {"l2": 10.0})
+  assert strong.config == {"model": "ease", "l2": 10.0}
+  popular = baselines.run("most_popular", prepared, 10, {})
+  # Personal scores beat one list for everybody on this data.
+  assert (strong.metrics["test"]["overall"]["ndcg"] >
+          popular.metrics["test"]["overall"]["ndcg"])
+
+
+def test_ties_never_favour_the_target(prepared):
+  """MostPopular's scores are distinct: the Evaluator counts only items
+  strictly above the target, so equal counts must not all tie."""
+  data = baselines._Interactions(prepared)
+  counts = np.bincount(data.columns, minlength=len(data.item_ids))
+  assert len(set(counts.tolist())) < len(counts)  # the data has ties
+  result = baselines.run("most_popular", prepared, len(data.item_ids), {})
+  # At K = the catalog every target is found.
+  assert result.metrics["test"]["overall"]["hr"] == pytest.approx(1.0)
+
+
+def test_an_unknown_baseline_is_refused(prepared):
+  with pytest.raises(ConfigError, match="unknown baseline 'knn'"):
+    baselines.run("knn", prepared, 10, {})
