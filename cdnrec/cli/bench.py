@@ -11,7 +11,8 @@ BENCHMARKS = {"train": "cdnrec.bench.train",
               "pipeline": "cdnrec.bench.pipeline",
               "profile": "cdnrec.bench.profile",
               "scale": "cdnrec.bench.scale",
-              "serve": "cdnrec.bench.serve"}
+              "serve": "cdnrec.bench.serve",
+              "tune": "cdnrec.bench.tune"}
 
 
 def main(argv: List[str]) -> int:

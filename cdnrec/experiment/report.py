@@ -31,6 +31,13 @@ def aggregate(runs: Sequence, k: int) -> Dict[str, Any]:
   out["train_seconds_per_epoch"] = mean_sem(steady)
   out["test_cases"] = {name: runs[0].metrics["test"][name]["count"]
                        for name in SLICES}
+  if all("eval" in r.metrics for r in runs):
+    # What settings are chosen on; reported beside the test figures.
+    out["validation"] = {name: {
+        f"hr@{k}": mean_sem([100 * r.metrics["eval"][name]["hr"]
+                             for r in runs]),
+        f"ndcg@{k}": mean_sem([100 * r.metrics["eval"][name]["ndcg"]
+                               for r in runs])} for name in SLICES}
   return out
 
 
