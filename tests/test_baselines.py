@@ -60,14 +60,27 @@ def test_ease_scores_users_by_their_own_items(prepared):
 
 
 def test_ties_never_favour_the_target(prepared):
-  """MostPopular's scores are distinct: the Evaluator counts only items
-  strictly above the target, so equal counts must not all tie."""
+  """The Evaluator counts only items strictly above the target: scores
+  must not tie in its favour. MostPopular's are distinct; EASE ranks items
+  it never saw in training last and gives users without history the
+  popularity order."""
   data = baselines._Interactions(prepared)
   counts = np.bincount(data.columns, minlength=len(data.item_ids))
   assert len(set(counts.tolist())) < len(counts)  # the data has ties
-  result = baselines.run("most_popular", prepared, len(data.item_ids), {})
-  # At K = the catalog every target is found.
-  assert result.metrics["test"]["overall"]["hr"] == pytest.approx(1.0)
+  popularity = data.popularity_order()
+  assert len(set(popularity.tolist())) == len(popularity)
+  assert popularity[np.argmax(counts)] == len(counts)
+  # A user with no train items (an unknown id) and a known one.
+  import tensorflow as tf
+  known = data.user_ids[0].as_py()
+  rows = data.user_rows([
+      tf.train.Example(features=tf.train.Features(feature={
+          "user_id": tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[u.encode()]))})).SerializeToString()
+      for u in ("nobody", known)])
+  n = len(data.item_ids)
+  assert rows[0, :n].sum() == 0 and rows[0, n:].tolist() == [1.0, 1.0]
+  assert rows[1, :n].sum() > 0 and rows[1, n:].tolist() == [1.0, 0.0]
 
 
 def test_an_unknown_baseline_is_refused(prepared):

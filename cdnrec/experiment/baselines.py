@@ -15,7 +15,11 @@ scores. Both learn from the train split only, as the neural models do.
     from (XᵀX + λI)⁻¹; a user's scores are X_u B, so the user embedding is
     the user's row of X and the item vectors are Bᵀ. λ is chosen on the
     validation split. It needs dense item x item matrices, so catalogs above
-    MAX_EASE_ITEMS are refused.
+    MAX_EASE_ITEMS are refused. Two extra dimensions keep exact ties out of
+    the target's favour (the Evaluator counts only items scored strictly
+    above it): items with no train interaction, which EASE cannot score
+    (their column of B is zero), rank below every other item; a user with
+    no train items gets the MostPopular order.
 """
 
 import os
@@ -44,6 +48,9 @@ EASE_LAMBDAS = (1.0, 10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0)
 # Three dense float64 item x item matrices live at once while fitting:
 # 20,000 items take 9.6 GB, what a 24 GB machine spares.
 MAX_EASE_ITEMS = 20_000
+# An item EASE cannot score ranks below every scored one (EASE's scores
+# are sums of at most n_items weights of magnitude below 1 here).
+_NEVER = -1e9
 
 
 def ease_bytes(n_items: int) -> int:
@@ -85,17 +92,31 @@ class _Interactions:
     return x
 
   def user_rows(self, serialized: Sequence[bytes]) -> np.ndarray:
-    """Each query's row of X (zeros for a user with no train items)."""
+    """Each query's row of X (zeros for a user with no train items), and
+    the two tie-breaking dimensions: 1, and 1 when the row is empty."""
     parsed = tf.io.parse_example(
         tf.constant(list(serialized)),
         {F.USER_ID: tf.io.FixedLenFeature([], tf.string)})
-    out = np.zeros((len(serialized), len(self.item_ids)), np.float32)
+    n_items = len(self.item_ids)
+    out = np.zeros((len(serialized), n_items + 2), np.float32)
+    out[:, n_items] = 1.0
     for i, user in enumerate(parsed[F.USER_ID].numpy()):
       row = self._row_of.get(user.decode())
       if row is not None:
         out[i, self._sorted_columns[self._starts[row]:
                                     self._starts[row + 1]]] = 1.0
+      if not out[i, :n_items].any():
+        out[i, n_items + 1] = 1.0  # no history: the popularity order
     return out
+
+  def popularity_order(self) -> np.ndarray:
+    """n_items .. 1 by train frequency, ties by catalog column: distinct."""
+    n_items = len(self.item_ids)
+    counts = np.bincount(self.columns, minlength=n_items)
+    order = np.lexsort((np.arange(n_items), -counts))
+    score = np.empty(n_items, np.float32)
+    score[order] = np.arange(n_items, 0, -1, dtype=np.float32)
+    return score
 
 
 def _catalog_ids(catalog_uri: str) -> np.ndarray:
@@ -150,18 +171,18 @@ def run(method: str, prepared: data_lib.PreparedData, k: int,
   data = _Interactions(prepared)
   n_items = len(data.item_ids)
   check_catalog(method, n_items)
+  popularity = data.popularity_order()
   if method == "most_popular":
-    counts = np.bincount(data.columns, minlength=n_items)
-    # Rank from the bottom: ties go to the lower catalog column, as the
-    # evaluator counts only items scored strictly above the target.
-    order = np.lexsort((np.arange(n_items), -counts))
-    score = np.empty(n_items, np.float32)
-    score[order] = np.arange(n_items, 0, -1, dtype=np.float32)
-    item_vectors = score[:, None]
+    # Distinct scores: the evaluator counts only items strictly above the
+    # target, so ties must not all count in its favour.
+    item_vectors = popularity[:, None]
     embed = lambda serialized: np.ones((len(serialized), 1), np.float32)
   else:
-    item_vectors = ease_weights(data.dense(), float(settings["l2"])).T.astype(
-        np.float32)
+    b = ease_weights(data.dense(), float(settings["l2"]))
+    cold = np.bincount(data.columns, minlength=n_items) == 0
+    item_vectors = np.concatenate(
+        [b.T, np.where(cold, _NEVER, 0.0)[:, None], popularity[:, None]],
+        axis=1).astype(np.float32)
     embed = data.user_rows
   fit_seconds = time.perf_counter() - started
   metrics = _evaluate(prepared, embed, data.item_ids, item_vectors, k, splits)
