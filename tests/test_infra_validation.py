@@ -38,11 +38,8 @@ def _compile(tmp_path, *extra):
     return json.load(f)["pipelineSpec"]
 
 
-@pytest.mark.parametrize("platform, field", [("kubernetes", "kubernetes"),
-                                             ("docker", "local_docker")])
-def test_the_compiled_spec_validates_before_pushing(tmp_path, platform,
-                                                    field):
-  spec = _compile(tmp_path, "--infra-validator", platform)
+def test_the_compiled_spec_validates_before_pushing(tmp_path):
+  spec = _compile(tmp_path, "--infra-validator", "kubernetes")
   tasks = spec["root"]["dag"]["tasks"]
   validator = tasks["InfraValidator"]
   assert "RetrievalEvaluator" in validator["dependentTasks"]
@@ -56,7 +53,7 @@ def test_the_compiled_spec_validates_before_pushing(tmp_path, platform,
   assert serving["tensorflow_serving"] == {"image_name":
                                            "google/tf-serving-scann",
                                            "tags": ["2.16.1"]}
-  assert field in serving and serving["model_name"] == "cdnrec"
+  assert "kubernetes" in serving and serving["model_name"] == "cdnrec"
   request = parameters["request_spec"]
   assert request["tensorflow_serving"]["signature_names"] == [
       "serving_default"]
@@ -67,6 +64,30 @@ def test_the_compiled_spec_validates_before_pushing(tmp_path, platform,
   pusher = tasks["VersionedPusher"]["inputs"]["artifacts"]
   assert pusher["infra_blessing"]["taskOutputArtifact"] == {
       "outputArtifactKey": "blessing", "producerTask": "InfraValidator"}
+
+
+def test_a_compiled_pipeline_cannot_use_docker(tmp_path, capsys):
+  assert cli.main(["compile", "--output", str(tmp_path / "p.json"),
+                   "--infra-validator", "docker"]) == 2
+  assert "steps of a compiled pipeline run in pods with no Docker engine" in (
+      capsys.readouterr().err)
+  assert not (tmp_path / "p.json").exists()
+
+
+def test_the_pod_identity_is_filled_in_a_cluster_only(tmp_path):
+  from cdnrec.components.infra_validator import executor
+  namespace = tmp_path / "namespace"
+  namespace.write_text("kubeflow\n")
+  outside = {}
+  executor.fill_pod_identity(outside, str(namespace))
+  assert outside == {}
+  inside = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+  executor.fill_pod_identity(inside, str(namespace))
+  assert inside["KFP_NAMESPACE"] == "kubeflow" and inside["KFP_POD_NAME"]
+  given = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KFP_POD_NAME": "p",
+           "KFP_NAMESPACE": "ns"}
+  executor.fill_pod_identity(given, str(namespace))
+  assert given["KFP_POD_NAME"] == "p" and given["KFP_NAMESPACE"] == "ns"
 
 
 def test_without_the_flag_there_is_no_validator(tmp_path):
@@ -127,8 +148,8 @@ def test_the_pusher_pushes_only_what_tf_serving_served(tmp_path,
   assert record["pushed"] is pushed
   assert pushed_model.get_int_custom_property("pushed") == int(pushed)
   if not pushed:
-    assert record["reason"].startswith("InfraValidator: TF Serving did not "
-                                       "load the model")
+    assert record["reason"].startswith("InfraValidator did not bless the "
+                                       "model: TF Serving did not start")
     assert not (tmp_path / "serving" / "cdnrec").exists()
 
 

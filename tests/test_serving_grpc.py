@@ -177,6 +177,35 @@ def test_bad_requests_get_the_code_and_the_reason(both, call, code, message):
   assert raised.value.code.name == code
 
 
+def test_a_tensor_claiming_a_huge_shape_is_refused_before_decoding(both):
+  """TF pads a TensorProto to the size its shape claims: a 30-byte request
+  must not make the server allocate gigabytes."""
+  from tensorflow.core.framework import tensor_pb2
+  from tensorflow.core.framework import types_pb2
+  _, connection, _, _ = both
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = NAME
+  request.model_spec.signature_name = "serve_features"
+  proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING,
+                                 string_val=[b"u1"])
+  proto.tensor_shape.dim.add().size = 2_000_000_000
+  request.inputs["user_id"].CopyFrom(proto)
+  with pytest.raises(grpc_client.ServerError,
+                     match=r"2000000000 queries in one request; at most 16"):
+    connection._call(connection._predictions.Predict, request)
+
+
+def test_a_version_label_is_an_invalid_argument_as_in_tf_serving(both):
+  _, connection, _, _ = both
+  request = get_model_status_pb2.GetModelStatusRequest()
+  request.model_spec.name = NAME
+  request.model_spec.version_label = "stable"
+  with pytest.raises(grpc_client.ServerError,
+                     match="Unrecognized servable version label") as raised:
+    connection._call(connection._models.GetModelStatus, request)
+  assert raised.value.code.name == "INVALID_ARGUMENT"
+
+
 def test_metadata_needs_the_signature_def_field(both):
   _, connection, _, _ = both
   request = get_model_metadata_pb2.GetModelMetadataRequest(

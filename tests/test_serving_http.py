@@ -372,6 +372,12 @@ def test_startup_skips_a_newest_version_that_does_not_load(model_base,
   from cdnrec.core.errors import ConfigError
   with pytest.raises(ConfigError, match=r"no version loads \(3: "):
     holder_lib.ModelHolder(empty)
+  broken = tmp_path / "one_saved_model"  # not TF Serving's layout
+  broken.mkdir()
+  (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+  with pytest.raises(ConfigError, match=r"one_saved_model: the SavedModel "
+                     r"does not load \("):
+    holder_lib.ModelHolder(str(broken))
 
 
 @pytest.mark.slow

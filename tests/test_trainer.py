@@ -185,6 +185,15 @@ def test_early_stopping_keeps_the_best_epochs_weights():
     training._BestWeights(1).on_epoch_end(0, {"loss": 1.0})
 
 
+def test_early_stopping_is_refused_for_two_stage_models():
+  from cdnrec.core.errors import ConfigError
+  from cdnrec.models import config as config_lib
+  with pytest.raises(ConfigError, match="one-stage models; ndp trains in "
+                     "two stages"):
+    config_lib.TrainConfig.from_dict({"model": "ndp",
+                                      "early_stopping_patience": 2})
+
+
 def test_early_stopping_in_training_keeps_the_lowest_validation_loss(trained):
   from cdnrec.models import config as config_lib
   from cdnrec.models import training

@@ -186,3 +186,37 @@ def test_tuning_settings_are_checked(tmp_path, capsys):
   assert "no best_hyperparameters.txt there" in capsys.readouterr().err
   with pytest.raises(ConfigError, match="tune trials must be >= 1"):
     search_space.TuneConfig(trials=0).validate()
+
+
+def test_imported_hyperparameters_are_checked(tmp_path):
+  from cdnrec.cli import flags
+  folder = tmp_path / "hp"
+  folder.mkdir()
+  (folder / "best_hyperparameters.txt").write_text(json.dumps(
+      {"space": [], "values": {"dropout": 0.0, "learning_rate": 0.001}}))
+  assert flags.hyperparameters_dir(str(folder)) == str(folder)
+  assert flags.hyperparameters_dir(
+      str(folder / "best_hyperparameters.txt")) == str(folder)
+  with pytest.raises(ConfigError, match=r"sets \['dropout'\], which you "
+                     "also gave"):
+    flags.hyperparameters_dir(str(folder), {"dropout": 0.2})
+  (folder / "notes.txt").write_text("x")
+  with pytest.raises(ConfigError, match="must hold best_hyperparameters.txt "
+                     "alone"):
+    flags.hyperparameters_dir(str(folder))
+
+
+def test_a_flag_given_is_not_searched(tmp_path):
+  import argparse
+  from cdnrec.cli import flags
+  parser = argparse.ArgumentParser()
+  flags.add_data(parser, default=flags.SYNTHETIC)
+  flags.add_training(parser)
+  flags.add_tuning(parser)
+  flags.add_blessing(parser)
+  flags.add_infra_validation(parser)
+  args = parser.parse_args(["--tune", "--learning-rate", "0.01",
+                            "--set", "temperature=0.05"])
+  config = flags.pipeline_config(args, str(tmp_path))
+  assert config.tune.fixed == ("learning_rate", "temperature")
+  assert config.train.learning_rate == 0.01

@@ -36,6 +36,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
@@ -55,17 +56,21 @@ def _start_server(model_dir: str, code_dir: Optional[str],
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   if code_dir:
     env["PYTHONPATH"] = code_dir + os.pathsep + env.get("PYTHONPATH", "")
+  # The server's log goes to a file: an unread pipe could fill and block it.
+  log = tempfile.NamedTemporaryFile("w+", prefix="cdnrec-serve-",
+                                    suffix=".log", delete=False)
   process = subprocess.Popen(
       [sys.executable, "-m", "cdnrec.cli", "serve", "--model-dir",
        os.path.abspath(model_dir), "--port", "0"] + server_args,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+      stdout=subprocess.PIPE, stderr=log, text=True, env=env,
       cwd=code_dir or None)
   line = process.stdout.readline()  # printed once the version is loaded
   found = _LINE.search(line)
   if not found:
     process.kill()
+    log.seek(0)
     raise RuntimeError(f"cdnrec serve did not start: {line!r} "
-                       f"{process.stderr.read()[-2000:]}")
+                       f"{log.read()[-2000:]} (log: {log.name})")
   url = f"http://127.0.0.1:{found.group(1)}"
   target = f"grpc://127.0.0.1:{found.group(2)}" if found.group(2) else None
   client.status(url, os.path.basename(os.path.normpath(model_dir)))

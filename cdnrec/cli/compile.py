@@ -4,6 +4,7 @@ Shares `cdnrec run`'s settings and defaults; paths are the cluster's."""
 import argparse
 
 from cdnrec.cli import flags
+from cdnrec.core.errors import ConfigError
 
 
 def add_parser(sub, name: str) -> None:
@@ -30,6 +31,12 @@ def add_parser(sub, name: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+  if args.infra_validator == "docker":
+    # A compiled pipeline's steps run in pods: no Docker engine there.
+    raise ConfigError("--infra-validator docker: the steps of a compiled "
+                      "pipeline run in pods with no Docker engine; use "
+                      "--infra-validator kubernetes (Kubeflow Pipelines on "
+                      "your cluster) or none")
   config = flags.pipeline_config(args)
   from cdnrec.pipeline import configs
   from cdnrec.pipeline import vertex

@@ -73,8 +73,8 @@ def add_training(parser: argparse.ArgumentParser) -> None:
                      help="retrieval model the Trainer trains")
   group.add_argument("--epochs", type=int, default=_TRAIN.epochs)
   group.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
-  group.add_argument("--learning-rate", type=float,
-                     default=_TRAIN.learning_rate)
+  group.add_argument("--learning-rate", type=float, default=None,
+                     help=f"Adam's (default {_TRAIN.learning_rate})")
   group.add_argument("--serving-k", type=int, default=_TRAIN.serving_k,
                      help="items the exported index returns per query")
   group.add_argument("--seed", type=int, default=_TRAIN.seed,
@@ -146,20 +146,48 @@ def add_tuning(parser: argparse.ArgumentParser) -> None:
                           "imported instead of tuning")
 
 
-def hyperparameters_dir(path: Optional[str]) -> Optional[str]:
+def _given(args) -> Dict[str, Any]:
+  """Training settings the user gave: `--set` ones and flags given."""
+  given = settings(args.set)
+  if getattr(args, "learning_rate", None) is not None:
+    given["learning_rate"] = args.learning_rate
+  return given
+
+
+def hyperparameters_dir(path: Optional[str],
+                        given: Optional[Dict[str, Any]] = None
+                        ) -> Optional[str]:
   """The folder the Importer reads: PATH itself, or the folder of a
-  best_hyperparameters.txt named directly; local paths are checked."""
+  best_hyperparameters.txt named directly. Local paths are checked: the
+  folder must hold that file alone (TFX's Trainer reads the only file
+  there), and a setting the user gave must not be one the file sets."""
   if not path:
     return None
   if "://" in path:
     return path
   if os.path.basename(path) == BEST_HYPERPARAMETERS_FILE:
     path = os.path.dirname(path) or "."
+  where = ("the Tuner writes it under <output>/pipeline/CdnTuner/"
+           "best_hyperparameters/<id>/")
   if not os.path.isfile(os.path.join(path, BEST_HYPERPARAMETERS_FILE)):
     raise ConfigError(f"--hyperparameters {path}: no "
-                      f"{BEST_HYPERPARAMETERS_FILE} there (the Tuner writes "
-                      "it under <output>/pipeline/CdnTuner/"
-                      "best_hyperparameters/<id>/)")
+                      f"{BEST_HYPERPARAMETERS_FILE} there ({where})")
+  others = sorted(set(os.listdir(path)) - {BEST_HYPERPARAMETERS_FILE})
+  if others:
+    raise ConfigError(f"--hyperparameters {path}: the folder must hold "
+                      f"{BEST_HYPERPARAMETERS_FILE} alone, also found "
+                      f"{others[:3]}")
+  with open(os.path.join(path, BEST_HYPERPARAMETERS_FILE)) as f:
+    try:
+      imported = search_space.chosen_settings(json.load(f))
+    except (ValueError, AttributeError) as e:
+      raise ConfigError(f"--hyperparameters {path}: "
+                        f"{BEST_HYPERPARAMETERS_FILE} is not a Tuner's "
+                        f"output ({e})") from None
+  both = sorted(set(imported) & set(given or {}))
+  if both:
+    raise ConfigError(f"--hyperparameters {path} sets {both}, which you "
+                      "also gave: keep one")
   return os.path.abspath(path)
 
 
@@ -262,7 +290,9 @@ def data_config(args, data_dir: Optional[str] = None,
 def train_config(args) -> config_lib.TrainConfig:
   return config_lib.TrainConfig.from_dict({
       "model": args.model, "epochs": args.epochs,
-      "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+      "batch_size": args.batch_size,
+      "learning_rate": (_TRAIN.learning_rate if args.learning_rate is None
+                        else args.learning_rate),
       "serving_k": args.serving_k, "seed": args.seed,
       **settings(args.set)})
 
@@ -287,7 +317,8 @@ def pipeline_config(args, data_dir: Optional[str] = None
       tune=(search_space.TuneConfig(
           trials=args.tune_trials, epochs=args.tune_epochs,
           objective=args.tune_objective, seed=args.seed,
-          fixed=tuple(sorted(settings(args.set)))) if args.tune else None),
-      hyperparameters_dir=hyperparameters_dir(args.hyperparameters))
+          fixed=tuple(sorted(_given(args)))) if args.tune else None),
+      hyperparameters_dir=hyperparameters_dir(args.hyperparameters,
+                                              _given(args)))
   config.validate()
   return config

@@ -29,6 +29,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.sparse
 import tensorflow as tf
 
 from cdnrec.components.evaluator import executor as evaluator
@@ -85,11 +86,14 @@ class _Interactions:
     self._starts = np.concatenate([[0], np.cumsum(np.bincount(
         self.rows, minlength=len(self.user_ids)))])
 
-  def dense(self) -> np.ndarray:
-    """X as a dense users x items float64 matrix (repeats count once)."""
-    x = np.zeros((len(self.user_ids), len(self.item_ids)))
-    x[self.rows, self.columns] = 1.0
-    return x
+  def gram(self) -> np.ndarray:
+    """XᵀX (items x items, dense) from a sparse X whose repeats count
+    once: X itself is never dense (users x items would dwarf the rest)."""
+    x = scipy.sparse.csr_matrix(
+        (np.ones(len(self.rows)), (self.rows, self.columns)),
+        shape=(len(self.user_ids), len(self.item_ids)))
+    x.data[:] = 1.0  # the constructor summed repeated pairs
+    return (x.T @ x).toarray()
 
   def user_rows(self, serialized: Sequence[bytes]) -> np.ndarray:
     """Each query's row of X (zeros for a user with no train items), and
@@ -129,9 +133,9 @@ def _catalog_ids(catalog_uri: str) -> np.ndarray:
   return np.concatenate(ids).astype(str) if ids else np.zeros(0, str)
 
 
-def ease_weights(x: np.ndarray, l2: float) -> np.ndarray:
-  """EASE's B (items x items, zero diagonal) for interactions x."""
-  gram = x.T @ x
+def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
+  """EASE's B (items x items, zero diagonal) from XᵀX."""
+  gram = np.array(gram, dtype=np.float64, copy=True)
   gram[np.diag_indices_from(gram)] += l2
   p = np.linalg.inv(gram)
   b = -p / np.diag(p)[None, :]
@@ -178,7 +182,7 @@ def run(method: str, prepared: data_lib.PreparedData, k: int,
     item_vectors = popularity[:, None]
     embed = lambda serialized: np.ones((len(serialized), 1), np.float32)
   else:
-    b = ease_weights(data.dense(), float(settings["l2"]))
+    b = ease_weights(data.gram(), float(settings["l2"]))
     cold = np.bincount(data.columns, minlength=n_items) == 0
     item_vectors = np.concatenate(
         [b.T, np.where(cold, _NEVER, 0.0)[:, None], popularity[:, None]],

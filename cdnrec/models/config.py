@@ -22,6 +22,7 @@ CDN_LOSSES = ("joint", "separate")
 REGULARIZER_BATCHES = ("drawn", "thinned")
 SPARSE_UPDATES = ("auto", "lazy", "dense")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
+TWO_STAGE_MODELS = ("ndp",)  # Ω_m, then Ω_r (registry.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +193,11 @@ class TrainConfig:
     if self.early_stopping_patience < 0:
       raise ConfigError(f"early_stopping_patience must be >= 0 (0: off), "
                         f"got {self.early_stopping_patience}")
+    if self.early_stopping_patience and self.model in TWO_STAGE_MODELS:
+      # Its stages compute the validation loss differently (the second
+      # with Ω_r's frequencies): their losses do not compare.
+      raise ConfigError(f"early_stopping_patience applies to one-stage "
+                        f"models; {self.model} trains in two stages")
     if self.temperature <= 0:
       raise ConfigError(f"temperature must be > 0, got {self.temperature}")
     if not 0 <= self.dropout < 1:

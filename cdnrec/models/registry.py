@@ -130,7 +130,7 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
         distinct_items=config.distinct_items)
     return BuiltModel(model, user, item,
                       needs_rebalanced=reads_rebalanced(config),
-                      two_stage=config.model == "ndp")
+                      two_stage=config.model in config_lib.TWO_STAGE_MODELS)
 
   user = cdn_user_tower.BilateralUserTower(
       feature_config, vocab, embedding_dim=config.embedding_dim,

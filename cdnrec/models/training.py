@@ -84,7 +84,7 @@ class _EpochTimer(tf.keras.callbacks.Callback):
 class _BestWeights(tf.keras.callbacks.Callback):
   """Early stopping on the validation loss that keeps the best epoch's
   weights whether or not it stopped early (Keras' EarlyStopping restores
-  them only when it stops), across the stages of a two-stage model."""
+  them only when it stops). One-stage models only (TrainConfig checks)."""
 
   MONITOR = "val_loss"
 
@@ -207,8 +207,6 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     callbacks.append(best)
   done = 0
   for dataset, epochs, probability in stages:
-    if best is not None and best.stopped_epoch is not None:
-      break
     if probability is not None:
       built.model.use_item_probability(probability)
     result = built.model.fit(dataset, validation_data=evaluation,
@@ -219,6 +217,10 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     for key, values in result.history.items():
       history.setdefault(key, []).extend(float(v) for v in values)
   if best is not None:
+    if best.best_epoch is None:
+      raise ValueError("early stopping: the validation loss was never "
+                       "finite; training diverged (try a lower "
+                       "learning_rate)")
     best.restore(built.model)
     _log.info("early stopping: kept epoch %d of %d (validation loss %.4f)%s",
               best.best_epoch + 1, len(timer.seconds), best.best,

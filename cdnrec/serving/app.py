@@ -43,5 +43,6 @@ def serve(model_dir: str, model_name: Optional[str] = None,
     pass
   finally:
     if grpc:
-      grpc.stop(grace=1)
+      # Calls in flight finish before the batcher they share is closed.
+      grpc.stop(grace=1).wait()
     rest.server_close()

@@ -9,7 +9,8 @@ tensorflow-serving-api:
 Answers equal the REST server's for the same inputs: both call
 predict.predict_arrays, share the batcher when batching is on, and count
 into the same metrics. Errors carry the reason with TF Serving's codes:
-INVALID_ARGUMENT for bad inputs, NOT_FOUND for another model or version.
+INVALID_ARGUMENT for bad inputs and version labels, NOT_FOUND for another
+model or version.
 Classify, Regress and MultiInference answer UNIMPLEMENTED (the model has
 only predict signatures). Predict returns the model's top k items; TF
 Serving's protocol has no field to ask for fewer.
@@ -42,6 +43,20 @@ _CODES = {BadRequest: grpc.StatusCode.INVALID_ARGUMENT,
           NotFound: grpc.StatusCode.NOT_FOUND}
 
 
+def _check_size(name: str, proto, max_batch: int) -> None:
+  """BadRequest unless the TensorProto is one value per query, at most
+  max_batch of them: checked before decoding, which would allocate the
+  size its shape claims."""
+  dims = [d.size for d in proto.tensor_shape.dim]
+  if proto.tensor_shape.unknown_rank or len(dims) != 1:
+    raise BadRequest(f"input {name!r} has shape {dims}; every input is one "
+                     "value per query (a 1-D tensor)")
+  if dims[0] > max_batch:
+    raise BadRequest(f"{dims[0]} queries in one request; at most {max_batch}")
+  if dims[0] < 1:
+    raise BadRequest(f"input {name!r} has no values")
+
+
 class _Service(prediction_service_pb2_grpc.PredictionServiceServicer,
                model_service_pb2_grpc.ModelServiceServicer):
   """Both services over one holder."""
@@ -58,8 +73,10 @@ class _Service(prediction_service_pb2_grpc.PredictionServiceServicer,
   def _model(self, spec):
     version = spec.version.value if spec.HasField("version") else None
     if spec.version_label:
-      raise NotFound(f"version label {spec.version_label!r}: this server "
-                     "serves the newest version only; ask without a label")
+      # TF Serving answers an unknown label with INVALID_ARGUMENT.
+      raise BadRequest(f"Unrecognized servable version label: "
+                       f"{spec.version_label!r} (this server serves the "
+                       "newest version only; ask without a label)")
     return predict_lib.find_model(self._holder.current, self._name,
                                   spec.name, version)
 
@@ -92,6 +109,7 @@ class _Service(prediction_service_pb2_grpc.PredictionServiceServicer,
       specs = model.input_specs(signature)
       inputs = {}
       for name, proto in request.inputs.items():
+        _check_size(name, proto, self._max_batch)
         if name in specs and proto.dtype != specs[name].dtype.as_datatype_enum:
           raise BadRequest(
               f"input {name!r}: expected "
@@ -159,7 +177,7 @@ def start(holder: holder_lib.ModelHolder, model_name: str, host: str,
   prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
       service, server)
   model_service_pb2_grpc.add_ModelServiceServicer_to_server(service, server)
-  address = f"{host}:{port}"
+  address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
   try:
     bound = server.add_insecure_port(address)
   except RuntimeError as e:

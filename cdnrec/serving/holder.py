@@ -74,7 +74,13 @@ class ModelHolder:
     self._reported_gone: Optional[int] = None
     if tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
       # One SavedModel, not TF Serving's layout: served as version 0.
-      self._current = load(model_dir)
+      try:
+        self._current = load(model_dir)
+      except Exception as e:  # pylint: disable=broad-except
+        # Any load or warm-up failure: one line naming the folder.
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"--model-dir {model_dir}: the SavedModel does "
+                          f"not load ({reason})") from None
       return
     if not tf.io.gfile.isdir(model_dir):
       raise ConfigError(f"--model-dir {model_dir}: no such folder")

@@ -249,7 +249,7 @@ class _Handler(http_server.BaseHTTPRequestHandler):
       return self._reply_text(200, self.server.metrics.render(
           self.server.holder.current.version))
     started = time.perf_counter()
-    api, signature, code = _API.get((method, ""), "other"), "", "OK"
+    api, signature, code = "other", "", "OK"
     try:
       model, name, rest = self._route()
       api = _API.get((method, rest), "other")

@@ -6,21 +6,23 @@ spec, refuses the stock InfraValidator by its type, because where Vertex AI
 Pipelines runs a step there is neither a Docker engine nor a Kubernetes API
 to start TF Serving with. Kubeflow Pipelines on a cluster of one's own
 gives a step the Kubernetes API (with a service account allowed to create
-pods), and the same spec runs there; so the component is compiled like any
-other container step, and where it can start TF Serving it validates
-exactly as the stock one does.
+pods), where the step's Kubernetes runner can start TF Serving in a pod
+beside it; so the component is compiled like any other container step. Its
+executor is the stock one after filling in the pod identity that runner
+looks up (executor.py). Nothing of it has run on a cluster.
 """
 
 from typing import Optional
 
 from tfx import types
-from tfx.components.infra_validator import executor
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import base_driver
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import infra_validator_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
+
+from cdnrec.components.infra_validator import executor
 
 
 class ServingInfraValidator(base_component.BaseComponent):

@@ -56,8 +56,9 @@ class Executor(base_executor.BaseExecutor):
       record.update(pushed=False, reason=reasons)
       pushed.set_int_custom_property("pushed", 0)
     elif infra and infra[0].get_int_custom_property("blessed") != 1:
-      reason = ("InfraValidator: TF Serving did not load the model or did "
-                f"not answer its requests (see {infra[0].uri})")
+      reason = ("InfraValidator did not bless the model: TF Serving did "
+                "not start, did not load it or did not answer its requests "
+                f"(the InfraValidator's log says which; {infra[0].uri})")
       _log.warning("NOT pushed: %s", reason)
       record.update(pushed=False, reason=reason)
       pushed.set_int_custom_property("pushed", 0)

@@ -16,6 +16,7 @@ import attr
 from tfx import types
 from tfx.components.trainer import fn_args_utils
 from tfx.components.tuner import executor as tuner_executor
+from tfx.components.util import udf_utils
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import trainer_pb2
@@ -57,7 +58,8 @@ class Executor(tuner_executor.Executor):
         examples_uri=artifact_utils.get_single_uri(input_dict["examples"]),
         **{field: artifact_utils.get_single_uri(input_dict[key])
            for key, (field, _) in EXTRA_INPUTS.items()})
-    result = tuning.tuner_fn(fn_args)
+    tuner_fn = udf_utils.get_fn(exec_properties, "tuner_fn")
+    result = tuner_fn(fn_args)
     result.tuner.search(**result.fit_kwargs)
     tuner_executor.write_best_hyperparameters(result.tuner, output_dict)
 
