@@ -85,6 +85,25 @@ def trained(tiny_artifacts, tmp_path_factory):
 
 
 
+@pytest.fixture(scope="session")
+def test_users(tiny_artifacts):
+  """(user feature dicts, serialized examples) of six test-split users:
+  what serving tests ask the served models."""
+  import tensorflow as tf
+  from cdnrec.core import example_io
+  records = [r.numpy() for r in tf.data.TFRecordDataset(
+      tf.io.gfile.glob(example_io.split_pattern(
+          tiny_artifacts["examples"].uri, "test")),
+      compression_type="GZIP").take(6)]
+  users = []
+  for record in records:
+    features = tf.train.Example.FromString(record).features.feature
+    users.append({name: " ".join(v.decode() for v in value.bytes_list.value)
+                  for name, value in features.items()
+                  if name.startswith("user_")})
+  return users, records
+
+
 # Under `make test` the files are spread over worker processes (pytest-xdist,
 # --dist loadfile --no-loadscope-reorder): each file runs in one worker, so
 # its module fixtures are built once, and files start in collection order.

@@ -24,7 +24,6 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from cdnrec.components.pusher import versions
-from cdnrec.core import example_io
 from cdnrec.core.errors import ConfigError
 from cdnrec.serving import batching
 from cdnrec.serving import client
@@ -71,21 +70,6 @@ def both(model_base):
   with grpc_client.Client(target) as connection:
     yield url, connection, rest, holder
   _stop(rest, grpc_srv)
-
-
-@pytest.fixture(scope="module")
-def test_users(tiny_artifacts):
-  records = [r.numpy() for r in tf.data.TFRecordDataset(
-      tf.io.gfile.glob(example_io.split_pattern(
-          tiny_artifacts["examples"].uri, "test")),
-      compression_type="GZIP").take(6)]
-  users = []
-  for record in records:
-    features = tf.train.Example.FromString(record).features.feature
-    users.append({name: " ".join(v.decode() for v in value.bytes_list.value)
-                  for name, value in features.items()
-                  if name.startswith("user_")})
-  return users, records
 
 
 def _predict(connection, inputs, signature="serve_features", name=NAME,

@@ -15,10 +15,8 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cdnrec.components.pusher import versions
-from cdnrec.core import example_io
 from cdnrec.serving import client
 from cdnrec.serving import model as serving_model
 from cdnrec.serving import holder as holder_lib
@@ -48,21 +46,6 @@ def served(model_base):
   yield f"http://{host}:{port}", server
   server.shutdown()
   server.server_close()
-
-
-@pytest.fixture(scope="module")
-def test_users(tiny_artifacts):
-  records = [r.numpy() for r in tf.data.TFRecordDataset(
-      tf.io.gfile.glob(example_io.split_pattern(
-          tiny_artifacts["examples"].uri, "test")),
-      compression_type="GZIP").take(6)]
-  users = []
-  for record in records:
-    features = tf.train.Example.FromString(record).features.feature
-    users.append({name: " ".join(v.decode() for v in value.bytes_list.value)
-                  for name, value in features.items()
-                  if name.startswith("user_")})
-  return users, records
 
 
 def _post(url, body, raw=None, headers=None):

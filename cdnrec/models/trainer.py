@@ -57,12 +57,7 @@ def run_fn(fn_args) -> None:
     _log.info("hyperparameters from the Tuner: %s", tuned)
   config = config_lib.TrainConfig.from_dict({**fn_args.custom_config,
                                              **tuned})
-  data = training.TrainingInputs(
-      train_files=fn_args.train_files, eval_files=fn_args.eval_files,
-      item_catalog_uri=uri_lib.local_path(fn_args.item_catalog_uri),
-      item_stats_uri=uri_lib.local_path(fn_args.item_stats_uri),
-      rebalanced_uri=(fn_args.rebalanced_examples_uri and
-                      uri_lib.local_path(fn_args.rebalanced_examples_uri)))
+  data = training_inputs(fn_args)
   trained = training.fit(data, config,
                          warm_start_from=_warm_start_dir(fn_args.base_model))
 
@@ -108,6 +103,16 @@ def run_fn(fn_args) -> None:
                "epoch_seconds": trained.epoch_seconds,
                "kept_epoch": trained.kept_epoch,
                "history": trained.history}, f, indent=2)
+
+
+def training_inputs(fn_args) -> training.TrainingInputs:
+  """What training reads, from CdnFnArgs (the Trainer's and the Tuner's)."""
+  return training.TrainingInputs(
+      train_files=fn_args.train_files, eval_files=fn_args.eval_files,
+      item_catalog_uri=uri_lib.local_path(fn_args.item_catalog_uri),
+      item_stats_uri=uri_lib.local_path(fn_args.item_stats_uri),
+      rebalanced_uri=(fn_args.rebalanced_examples_uri and
+                      uri_lib.local_path(fn_args.rebalanced_examples_uri)))
 
 
 def _warm_start_dir(base_model):

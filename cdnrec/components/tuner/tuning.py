@@ -23,6 +23,7 @@ from cdnrec.core import item_stats
 from cdnrec.core import uris
 from cdnrec.models import config as config_lib
 from cdnrec.models import search_space
+from cdnrec.models import trainer
 from cdnrec.models import training
 
 _log = logging.getLogger("cdnrec.tuner")
@@ -104,12 +105,7 @@ def tuner_fn(fn_args) -> TunerFnResult:
   if tune.epochs is not None:
     base["epochs"] = tune.epochs
   base["seed"] = tune.seed
-  data = training.TrainingInputs(
-      train_files=fn_args.train_files, eval_files=fn_args.eval_files,
-      item_catalog_uri=uris.local_path(fn_args.item_catalog_uri),
-      item_stats_uri=uris.local_path(fn_args.item_stats_uri),
-      rebalanced_uri=(fn_args.rebalanced_examples_uri and
-                      uris.local_path(fn_args.rebalanced_examples_uri)))
+  data = trainer.training_inputs(fn_args)
   oracle = keras_tuner.oracles.RandomSearchOracle(
       objective=OBJECTIVE, max_trials=tune.trials, seed=tune.seed,
       hyperparameters=hyperparameters(base["model"], set(tune.fixed)))
