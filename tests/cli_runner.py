@@ -43,3 +43,18 @@ def run(*args: str) -> Tuple[int, str, str]:
   with _captured_fds() as out:
     code = cli.main(list(args))
   return code, out[0], out[1]
+
+
+def query_server(server: str, model_name: str, user: dict,
+                 top: int = 5) -> Tuple[int, str, str]:
+  """(exit status, stdout, stderr) of `cdnrec query --server ... --json` in
+  a fresh process, as a user runs it: user_id and every other feature."""
+  import subprocess
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  command = [sys.executable, "-m", "cdnrec.cli", "query", "--server", server,
+             "--model-name", model_name, "--user-id", user["user_id"],
+             "--top", str(top), "--json"]
+  command += [f"--feature={n}={v}" for n, v in user.items() if n != "user_id"]
+  result = subprocess.run(command, capture_output=True, text=True, cwd=root,
+                          check=False)
+  return result.returncode, result.stdout, result.stderr

@@ -14,6 +14,7 @@ import threading
 import urllib.request
 
 import grpc
+import cli_runner
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -313,24 +314,14 @@ def test_cdnrec_query_speaks_grpc(both, test_users):
   url, connection, _, _ = both
   users, _ = test_users
   target = f"grpc://{connection.target}"
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  command = [sys.executable, "-m", "cdnrec.cli", "query", "--server", target,
-             "--model-name", NAME, "--user-id", users[0]["user_id"],
-             "--top", "5", "--json"]
-  command += [f"--feature={n}={v}" for n, v in users[0].items()
-              if n != "user_id"]
-  result = subprocess.run(command, capture_output=True, text=True, cwd=root,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  answer = json.loads(result.stdout.strip().splitlines()[-1])
+  code, out, err = cli_runner.query_server(target, NAME, users[0])
+  assert code == 0, err[-2000:]
+  answer = json.loads(out.strip().splitlines()[-1])
   expected = client.predict(url, NAME, users[:1], k=5)[0]["item_ids"]
   assert [i["item_id"] for i in answer["items"]] == expected
-  wrong = subprocess.run(command[:6] + ["--model-name", "nope",
-                                        "--user-id", "u"],
-                         capture_output=True, text=True, cwd=root,
-                         check=False)
-  assert wrong.returncode == 2
-  assert "gRPC NOT_FOUND: Servable not found" in wrong.stderr
+  code, _, err = cli_runner.query_server(target, "nope", {"user_id": "u"})
+  assert code == 2
+  assert "gRPC NOT_FOUND: Servable not found" in err
 
 
 def test_an_unreachable_grpc_server_is_one_clear_error():

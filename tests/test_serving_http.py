@@ -8,11 +8,10 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 
+import cli_runner
 import numpy as np
 import pytest
 
@@ -105,24 +104,14 @@ def test_answers_equal_the_saved_model(served, model_base, test_users):
 def test_cdnrec_query_is_a_client(served, test_users):
   url, _ = served
   users, _ = test_users
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  command = [sys.executable, "-m", "cdnrec.cli", "query", "--server", url,
-             "--model-name", NAME, "--user-id", users[0]["user_id"],
-             "--top", "5", "--json"]
-  command += [f"--feature={n}={v}" for n, v in users[0].items()
-              if n != "user_id"]
-  result = subprocess.run(command, capture_output=True, text=True, cwd=root,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  answer = json.loads(result.stdout.strip().splitlines()[-1])
+  code, out, err = cli_runner.query_server(url, NAME, users[0])
+  assert code == 0, err[-2000:]
+  answer = json.loads(out.strip().splitlines()[-1])
   expected = client.predict(url, NAME, users[:1], k=5)[0]["item_ids"]
   assert [i["item_id"] for i in answer["items"]] == expected
-  wrong = subprocess.run(command[:6] + ["--model-name", "nope",
-                                        "--user-id", "u"],
-                         capture_output=True, text=True, cwd=root,
-                         check=False)
-  assert wrong.returncode == 2
-  assert "error: HTTP 404" in wrong.stderr
+  code, _, err = cli_runner.query_server(url, "nope", {"user_id": "u"})
+  assert code == 2
+  assert "error: HTTP 404" in err
 
 
 def test_k_trims_and_is_bounded(served, test_users):
