@@ -78,3 +78,37 @@ def test_mean_and_standard_error():
   m = report.mean_sem([1.0, 2.0, 3.0])
   assert m["mean"] == 2.0
   assert m["sem"] == pytest.approx(3 ** -0.5)
+
+
+@pytest.mark.slow
+def test_frontier_sweeps_knobs_and_rescores_without_retraining(
+    tiny_data_dir, tmp_path):
+  out = str(tmp_path / "frontier")
+  code, stdout, stderr = cli_runner.run(
+      "experiment", "--data", "recbole", "--data-dir", tiny_data_dir,
+      "--methods", "two_tower,cdn,most_popular", "--seeds", "0,1",
+      "--epochs", "1", "--set", "batch_size=128", "--frontier",
+      "--sweep", "two_tower=0,1", "--sweep", "cdn=1.5,5",
+      "--posthoc", "two_tower,cdn", "--posthoc-taus", "0,1", "--out", out)
+  assert code == 0, stdout[-3000:] + stderr[-5000:]
+  with open(os.path.join(out, "results.json")) as f:
+    results = json.load(f)
+  curves = results["_frontier"]["curves"]
+  assert sorted(curves) == ["cdn", "cdn+posthoc", "two_tower",
+                            "two_tower+posthoc"]
+  assert [p["value"] for p in curves["cdn"]] == [1.5, 5.0]
+  assert [p["value"] for p in curves["two_tower+posthoc"]] == [0.0, 1.0]
+  # τ = 0 is the model as trained: the default point's own figures (the
+  # post-hoc curve re-scores those runs; 4 + 4 trainings, 1 baseline fit).
+  assert curves["two_tower+posthoc"][0]["test"] == curves["two_tower"][1]["test"]
+  assert curves["cdn+posthoc"][0]["test"] == curves["cdn"][1]["test"]
+  assert len(os.listdir(os.path.join(out, "runs"))) == 9
+  for point in curves["cdn"]:
+    assert len(point["test"]["tail"]["hr@50"]["seeds"]) == 2
+    assert point["validation"]["overall"]["ndcg@50"]["mean"] >= 0
+  assert sorted(results["_frontier"]["cdn_against"]) == [
+      "cdn+posthoc", "two_tower", "two_tower+posthoc"]
+  assert "most_popular" in results
+  with open(os.path.join(out, "frontier.png"), "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert "Head/tail frontier" in stdout and "two_tower+posthoc" in stdout

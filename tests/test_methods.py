@@ -69,3 +69,54 @@ def test_unknown_model_is_refused():
   with pytest.raises(ValueError, match="model must be one of"):
     config_lib.TrainConfig.from_dict({"model": "three_tower"})
 
+
+
+def _loss(tiny_artifacts, tiny_batch, **settings):
+  tf.keras.utils.set_random_seed(0)
+  feature_config, vocab, batch = tiny_batch(32)
+  rows = item_stats.load_item_rows(tiny_artifacts["item_stats"].uri)
+  frequencies = {r.item_id: r.frequency for r in rows}
+  config = config_lib.TrainConfig(epochs=2, batch_size=32, dropout=0.0,
+                                  **settings)
+  built = registry.build(config, feature_config, vocab, frequencies, 4,
+                         rebalanced_frequencies=frequencies,
+                         rebalance_cap=3)
+  built.model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
+  features = ({cdn.MAIN: batch, cdn.REGULARIZER: batch}
+              if config.model in config_lib.BILATERAL_MODELS else batch)
+  return float(built.model.compute_loss(features, training=True))
+
+
+def test_correction_strength_and_logq_are_one_family(tiny_artifacts,
+                                                     tiny_batch):
+  # LogQ's w·log π on top of the correction −s·log q (π = q) is the
+  # correction at strength s − w: the frontier's two curves continue each
+  # other (experiment/methods.py KNOBS).
+  half = _loss(tiny_artifacts, tiny_batch, model="two_tower",
+               sampling_correction_strength=0.5)
+  assert _loss(tiny_artifacts, tiny_batch, model="logq",
+               logq_weight=0.5) == pytest.approx(half, rel=1e-5)
+  assert _loss(tiny_artifacts, tiny_batch, model="two_tower",
+               sampling_correction_strength=0.0) == pytest.approx(
+                   _loss(tiny_artifacts, tiny_batch, model="two_tower",
+                         sampling_correction=False), rel=1e-5)
+  assert half != pytest.approx(_loss(tiny_artifacts, tiny_batch,
+                                     model="two_tower"), rel=1e-3)
+
+
+def test_bdn_alpha_weighs_the_branches(tiny_artifacts, tiny_batch):
+  losses = [_loss(tiny_artifacts, tiny_batch, model="bdn", bdn_alpha=a)
+            for a in (0.5, 0.9)]
+  # One batch feeds both branches, whose towers differ (bilateral user
+  # branches): another split of the weight gives another loss.
+  assert losses[0] != pytest.approx(losses[1], rel=1e-4)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"sampling_correction_strength": -0.5},
+     "sampling_correction_strength must be >= 0"),
+    ({"bdn_alpha": 0.0}, r"bdn_alpha must be in \(0, 1\]"),
+])
+def test_knob_ranges_are_checked(settings, message):
+  with pytest.raises(ValueError, match=message):
+    config_lib.TrainConfig.from_dict(settings)

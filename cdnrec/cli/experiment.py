@@ -30,7 +30,32 @@ def add_parser(sub, name: str) -> None:
                            "--set")
   parser.add_argument("--gammas", default="",
                       help="comma-separated γ values for gamma.png")
+  parser.add_argument(
+      "--frontier", action="store_true",
+      help="sweep each method's head/tail knob instead of tuning, and "
+           "re-score the --posthoc methods with post-hoc logit adjustment; "
+           "writes frontier.png (docs/results.md)")
+  parser.add_argument("--sweep", action="append", default=[],
+                      metavar="METHOD=V1,V2,...",
+                      help="--frontier: the knob values of METHOD "
+                           "(repeatable)")
+  parser.add_argument("--posthoc", default=",".join(d.posthoc),
+                      help="--frontier: methods re-scored over τ at their "
+                           "given settings ('' for none)")
+  parser.add_argument("--posthoc-taus",
+                      default=",".join(f"{t:g}" for t in d.posthoc_taus),
+                      help="--frontier: τ values of post-hoc adjustment")
   flags.add_settings(parser)
+
+
+def _sweeps(items):
+  out = {}
+  for item in items:
+    method, sep, values = item.partition("=")
+    if not sep or not method:
+      raise ConfigError(f"--sweep takes METHOD=V1,V2,..., got {item!r}")
+    out[method] = tuple(_numbers(values, float, f"--sweep {method}="))
+  return out
 
 
 def _numbers(text: str, kind, flag: str):
@@ -54,13 +79,19 @@ def main(args: argparse.Namespace) -> int:
       epochs=args.epochs, eval_k=args.eval_k,
       head_fraction=data.resolved_head_fraction, tune=not args.no_tune,
       gammas=tuple(_numbers(args.gammas, float, "--gammas")),
-      overrides=flags.settings(args.set))
+      overrides=flags.settings(args.set), frontier=args.frontier,
+      sweeps=_sweeps(args.sweep),
+      posthoc=tuple(m for m in args.posthoc.split(",") if m),
+      posthoc_taus=tuple(_numbers(args.posthoc_taus, float,
+                                  "--posthoc-taus")))
   config.validate()
 
   from cdnrec.experiment import experiment
   from cdnrec.experiment import report
   with _log_to_stdout():
     results = experiment.run(config)
+  if config.frontier:
+    return _print_frontier(results, config, args.out)
   chosen = ("hyperparameters chosen on validation" if config.tune else
             "hyperparameters as given (no tuning)")
   print(f"\nTest metrics in % (mean ± standard error over seeds "
@@ -68,6 +99,24 @@ def main(args: argparse.Namespace) -> int:
         f"and validation items excluded; {chosen}:")
   print(report.table(results, config.eval_k))
   print(f"\nwrote {os.path.join(args.out, 'results.json')}")
+  return 0
+
+
+def _print_frontier(results, config, out: str) -> int:
+  from cdnrec.experiment import frontier
+  found = results["_frontier"]
+  print(f"\nHead/tail frontier, test metrics in % (mean ± standard error "
+        f"over seeds {list(config.seeds)}); validation NDCG@{config.eval_k} "
+        f"is what to choose a point on:")
+  print(frontier.table(found["curves"], config.eval_k,
+                       {m: r for m, r in results.items()
+                        if not m.startswith("_")}))
+  if found["cdn_against"]:
+    print(f"\nCDN's points against each curve (tail HR@{config.eval_k} at "
+          f"the same head HR@{config.eval_k}; above/below: gap > 2 SE):")
+    print(frontier.comparison_text(found["cdn_against"]))
+  print(f"\nwrote {os.path.join(out, 'results.json')} and "
+        f"{os.path.join(out, 'frontier.png')}")
   return 0
 
 

@@ -27,6 +27,12 @@ class ExperimentConfig:
       overrides only).
     gammas: CDN's γ values for gamma.png (empty: none).
     overrides: training settings fixed for every method (`--set`).
+    frontier: sweep each method's head/tail knob (methods.KNOBS) instead of
+      tuning, and draw frontier.png; baselines are single points.
+    sweeps: method -> knob values replacing methods.KNOBS's.
+    posthoc: methods whose model at its given settings is also re-scored
+      with post-hoc logit adjustment over posthoc_taus (--frontier only).
+    posthoc_taus: the τ values of post-hoc adjustment.
   """
   data_dir: str
   out_dir: str
@@ -41,6 +47,14 @@ class ExperimentConfig:
   max_bad_rows: int = 0
   reader_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  frontier: bool = False
+  sweeps: Mapping[str, Tuple[float, ...]] = dataclasses.field(
+      default_factory=dict)
+  posthoc: Tuple[str, ...] = ("two_tower",)
+  posthoc_taus: Tuple[float, ...] = methods_lib.POSTHOC_TAUS
+
+  def knob_values(self, method: str) -> Tuple[float, ...]:
+    return tuple(self.sweeps.get(method, methods_lib.knob(method).values))
 
   def validate(self) -> None:
     if self.data_format not in readers.NAMES:
@@ -60,8 +74,39 @@ class ExperimentConfig:
                         f"{self.head_fraction}")
     if any(g <= 1 for g in self.gammas):
       raise ConfigError(f"every γ must be > 1, got {list(self.gammas)}")
+    if self.frontier:
+      self._validate_frontier()
+    elif self.sweeps or self.posthoc != ExperimentConfig.posthoc:
+      raise ConfigError("--sweep and --posthoc apply to --frontier")
     # Names and types of the overrides, before any training.
     neural = [m for m in self.methods if m not in methods_lib.BASELINES]
     config_lib.TrainConfig.from_dict(
         {**self.overrides,
          "model": self.overrides.get("model", (neural or ["two_tower"])[0])})
+
+  def _validate_frontier(self) -> None:
+    neural = [m for m in self.methods if m not in methods_lib.BASELINES]
+    for method in neural:
+      setting = methods_lib.knob(method).setting
+      if setting in self.overrides:
+        raise ConfigError(f"--frontier sweeps {setting} for {method}; drop "
+                          f"--set {setting}=... (use --sweep "
+                          f"{method}=V1,V2,...)")
+      values = self.knob_values(method)
+      if not values:
+        raise ConfigError(f"--sweep {method}= names no value")
+      for value in values:  # every point a valid config before training
+        config_lib.TrainConfig.from_dict(
+            {**methods_lib.settings(method), **self.overrides,
+             setting: value})
+    for method in self.sweeps:
+      if method not in neural:
+        raise ConfigError(f"--sweep {method}=...: {method} is not among "
+                          f"--methods {','.join(self.methods)}")
+    for method in self.posthoc:
+      if method in methods_lib.BASELINES:
+        raise ConfigError(f"post-hoc adjustment re-scores a trained "
+                          f"embedding model; {method} is not one")
+      methods_lib.settings(method)
+    if self.posthoc and not self.posthoc_taus:
+      raise ConfigError("--posthoc-taus names no τ")

@@ -5,17 +5,16 @@ so an interrupted experiment resumes where it stopped and a rerun with more
 seeds only trains the new ones.
 """
 
-import dataclasses
-import hashlib
-import json
 import logging
 import os
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
 import numpy as np
 
 from cdnrec.experiment import baselines
+from cdnrec.experiment import cache as cache_lib
 from cdnrec.experiment import data as data_lib
+from cdnrec.experiment import frontier as frontier_lib
 from cdnrec.experiment import methods as methods_lib
 from cdnrec.experiment import plots
 from cdnrec.experiment import report
@@ -26,71 +25,12 @@ from cdnrec.models import config as config_lib
 _log = logging.getLogger("cdnrec.experiment")
 
 
-def _write_json(path: str, value) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(value, f, indent=2)
-  os.replace(tmp, path)
-
-
-def code_version() -> str:
-  """Hash of the code a run's result depends on, so edited models never
-  reuse stale results."""
-  package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  h = hashlib.sha256()
-  for dirpath, dirnames, files in os.walk(package):
-    dirnames.sort()  # walk in a fixed order
-    for name in sorted(files):
-      if name.endswith(".py"):
-        with open(os.path.join(dirpath, name), "rb") as f:
-          h.update(name.encode() + f.read())
-  return h.hexdigest()[:16]
-
-
-class _RunCache:
-  """Results of finished runs, one JSON file per distinct configuration and
-  code version."""
-
-  def __init__(self, out_dir: str, prepared: data_lib.PreparedData, k: int):
-    self._dir = os.path.join(out_dir, "runs")
-    os.makedirs(self._dir, exist_ok=True)
-    self._prepared = prepared
-    self._k = k
-    self._code = code_version()
-
-  def get(self, config: config_lib.TrainConfig,
-          splits: Sequence[str]) -> run_lib.RunResult:
-    return self._cached(config.model, config.to_dict(), splits,
-                        lambda: run_lib.train_and_evaluate(
-                            self._prepared, config, self._k, splits))
-
-  def baseline(self, method: str, settings: Dict[str, Any],
-               splits: Sequence[str]) -> run_lib.RunResult:
-    return self._cached(method, {"model": method, **settings}, splits,
-                        lambda: baselines.run(method, self._prepared,
-                                              self._k, settings, splits))
-
-  def _cached(self, model: str, config: Dict[str, Any],
-              splits: Sequence[str], compute) -> run_lib.RunResult:
-    key = json.dumps({"config": config, "k": self._k,
-                      "splits": list(splits), "code": self._code},
-                     sort_keys=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = os.path.join(self._dir, f"{model}-{name}.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        return run_lib.RunResult(**json.load(f))
-    result = compute()
-    _write_json(path, dataclasses.asdict(result))
-    return result
-
-
 def _validation_score(result: run_lib.RunResult) -> float:
   """What tuning maximizes: overall NDCG@K on the validation items."""
   return result.metrics["eval"]["overall"]["ndcg"]
 
 
-def tune(method: str, base: Dict[str, Any], cache: _RunCache,
+def tune(method: str, base: Dict[str, Any], cache: cache_lib.RunCache,
          seed: int) -> Dict[str, Any]:
   """Coordinate search over the method's grid on the validation split."""
   chosen = dict(base)
@@ -124,7 +64,9 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
                               data_format=config.data_format,
                               max_bad_rows=config.max_bad_rows,
                               reader_config=config.reader_config)
-  cache = _RunCache(config.out_dir, prepared, config.eval_k)
+  cache = cache_lib.RunCache(config.out_dir, prepared, config.eval_k)
+  if config.frontier:
+    return _frontier(config, cache)
   results: Dict[str, Any] = {}
   gate_summaries = []
   chosen_by_method = {}
@@ -151,11 +93,7 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
                                  "trials": trials}
     if runs[0].gates:
       gate_summaries += [r.gates for r in runs]
-  results["_protocol"] = {
-      "k": config.eval_k, "seeds": list(config.seeds),
-      "head_fraction": config.head_fraction,
-      "excluded": "each user's own train and validation items",
-      "data_dir": os.path.abspath(config.data_dir)}
+  results["_protocol"] = _protocol(config)
   if gate_summaries:
     mean_gates = {s: {e: float(np.mean([g[s][e] for g in gate_summaries]))
                       for e in ("memorization", "generalization")}
@@ -166,11 +104,40 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
     results["_gamma"] = _gamma_sweep(config, cache, chosen_by_method)
     plots.gamma(config.gammas, results["_gamma"]["ndcg"],
                 os.path.join(config.out_dir, "gamma.png"), config.eval_k)
-  _write_json(os.path.join(config.out_dir, "results.json"), results)
+  cache_lib.write_json(os.path.join(config.out_dir, "results.json"), results)
   return results
 
 
-def _baseline(method: str, cache: _RunCache,
+def _protocol(config: ExperimentConfig) -> Dict[str, Any]:
+  return {"k": config.eval_k, "seeds": list(config.seeds),
+          "head_fraction": config.head_fraction,
+          "excluded": "each user's own train and validation items",
+          "data_dir": os.path.abspath(config.data_dir)}
+
+
+def _frontier(config: ExperimentConfig,
+              cache: cache_lib.RunCache) -> Dict[str, Any]:
+  """`--frontier`: every method's knob swept (frontier.py), baselines as
+  single points; results.json holds the curves and CDN's comparisons."""
+  results: Dict[str, Any] = {
+      method: _baseline(method, cache, config) for method in config.methods
+      if method in baselines.METHODS}
+  curves = frontier_lib.sweep(config, cache)
+  results["_frontier"] = {
+      "curves": curves,
+      "cdn_against": frontier_lib.comparisons(curves, config.eval_k),
+      "settings": {m: {**methods_lib.settings(m), "epochs": config.epochs,
+                       **config.overrides} for m in curves
+                   if not m.endswith(frontier_lib.POSTHOC)}}
+  results["_protocol"] = _protocol(config)
+  plots.frontier(curves, os.path.join(config.out_dir, "frontier.png"),
+                 config.eval_k, {m: results[m] for m in results
+                                 if not m.startswith("_")})
+  cache_lib.write_json(os.path.join(config.out_dir, "results.json"), results)
+  return results
+
+
+def _baseline(method: str, cache: cache_lib.RunCache,
               config: ExperimentConfig) -> Dict[str, Any]:
   """A deterministic baseline: one fit, reported for every seed (SEM 0);
   EASE's λ chosen on the validation split (always: it costs seconds)."""
@@ -193,7 +160,7 @@ def _baseline(method: str, cache: _RunCache,
   return out
 
 
-def _gamma_sweep(config: ExperimentConfig, cache: _RunCache,
+def _gamma_sweep(config: ExperimentConfig, cache: cache_lib.RunCache,
                  chosen: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
   """CDN's test NDCG@K per slice against γ, averaged over the seeds."""
   base = chosen.get("cdn") or {**methods_lib.settings("cdn"),

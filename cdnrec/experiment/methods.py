@@ -6,7 +6,7 @@ half for two-stage ones.
 """
 
 import dataclasses
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from cdnrec.core.errors import ConfigError
 from cdnrec.models import config as config_lib
@@ -43,3 +43,36 @@ def grid(method: str) -> Grid:
   """The method's search space (models/search_space.py, the pipeline's
   Tuner searches the same); `--set NAME=VALUE` fixes an axis."""
   return Grid(search_space.axes(settings(method)["model"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Knob:
+  """The setting that moves a method along the head/tail trade-off, and the
+  values `cdnrec experiment --frontier` sweeps by default."""
+  setting: str
+  values: Tuple[float, ...]
+
+
+KNOBS: Dict[str, Knob] = {
+    # −s·log q_j: 0 lets popular items' in-batch negatives push them down,
+    # above 1 over-corrects towards head items.
+    "two_tower": Knob("sampling_correction_strength", (0.0, 0.5, 1.0, 1.5)),
+    "cdn": Knob("gamma", (1.5, 2.1, 3.0, 5.0, 10.0, 30.0)),
+    # LogQ's w·log π_j on top of the correction: with π = q it is the
+    # two-tower at strength 1 − w, so w > 1 continues that curve to the tail.
+    "logq": Knob("logq_weight", (1.0, 1.5, 2.0)),
+    "class_balance": Knob("class_balance_beta", (0.9, 0.99, 0.999, 0.9999)),
+    "bdn": Knob("bdn_alpha", (0.5, 0.7, 0.9)),
+}
+# τ of post-hoc logit adjustment (core/logit_adjustment.py): one trained
+# model, re-scored at each.
+POSTHOC_TAUS: Tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def knob(method: str) -> Knob:
+  """ConfigError for a method without a trade-off knob."""
+  if method not in KNOBS:
+    raise ConfigError(f"{method!r} has no head/tail knob for --frontier; "
+                      f"methods with one: {sorted(KNOBS)} (and the "
+                      f"baselines {list(BASELINES)} as single points)")
+  return KNOBS[method]

@@ -1,6 +1,6 @@
-"""gates.png (the paper's Fig. 3) and gamma.png (Fig. 4)."""
+"""gates.png (the paper's Fig. 3), gamma.png (Fig. 4) and frontier.png."""
 
-from typing import Dict, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import matplotlib
 
@@ -38,6 +38,37 @@ def gamma(gammas: Sequence[float], ndcg: Dict[str, Sequence[float]],
   ax.set_xticklabels([f"{g:g}" for g in gammas])
   ax.set_xlabel("γ")
   ax.set_ylabel(f"NDCG@{k} (%)")
+  ax.legend(loc="best", fontsize="small")
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def frontier(curves: Dict[str, List[Dict[str, Any]]], path: str, k: int = 50,
+             baselines: Optional[Dict[str, Dict[str, Any]]] = None) -> None:
+  """Test head HR@k (x) against tail HR@k (y), mean ± SEM, one line per
+  curve in knob order, each point labelled with its knob value and overall
+  HR@k; baselines (one point each) as crosses."""
+  fig, ax = plt.subplots(figsize=(8, 6))
+  hr = f"hr@{k}"
+  for name, points in curves.items():
+    x = [p["test"]["head"][hr]["mean"] for p in points]
+    y = [p["test"]["tail"][hr]["mean"] for p in points]
+    bars = ax.errorbar(x, y, xerr=[p["test"]["head"][hr]["sem"] for p in points],
+                       yerr=[p["test"]["tail"][hr]["sem"] for p in points],
+                       marker="o", markersize=4, capsize=2, label=name)
+    for p, xi, yi in zip(points, x, y):
+      ax.annotate(f"{p['value']:g} ({p['test']['overall'][hr]['mean']:.1f})",
+                  (xi, yi), textcoords="offset points", xytext=(3, 3),
+                  fontsize=6, color=bars[0].get_color())
+  for name, r in (baselines or {}).items():
+    ax.errorbar([r["head"][hr]["mean"]], [r["tail"][hr]["mean"]],
+                marker="x", markersize=8, linestyle="none", label=name)
+  ax.set_xlabel(f"head HR@{k} (%)")
+  ax.set_ylabel(f"tail HR@{k} (%)")
+  ax.set_title(f"Head/tail frontier: knob value (overall HR@{k})",
+               fontsize="medium")
+  ax.grid(alpha=0.3)
   ax.legend(loc="best", fontsize="small")
   fig.tight_layout()
   fig.savefig(path, dpi=120)

@@ -10,6 +10,7 @@ from cdnrec.components.evaluator import executor as evaluator
 from cdnrec.components.evaluator import queries as evaluator_queries
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
+from cdnrec.core import logit_adjustment
 from cdnrec.experiment import data as data_lib
 from cdnrec.models import config as config_lib
 from cdnrec.models import training
@@ -22,6 +23,8 @@ class RunResult:
   metrics: Dict[str, Dict[str, Any]]   # split -> evaluator result
   epoch_seconds: List[float]
   gates: Optional[Dict[str, Dict[str, float]]] = None
+  # τ (as "%g") -> split -> evaluator result of the post-hoc adjusted scores.
+  posthoc: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
 
 
 def gate_summary(trained: training.TrainedModel, item_ids: np.ndarray,
@@ -45,19 +48,38 @@ def gate_summary(trained: training.TrainedModel, item_ids: np.ndarray,
 
 def train_and_evaluate(prepared: data_lib.PreparedData,
                        config: config_lib.TrainConfig, k: int,
-                       splits: Sequence[str] = ("eval", "test")) -> RunResult:
+                       splits: Sequence[str] = ("eval", "test"),
+                       posthoc_taus: Sequence[float] = ()) -> RunResult:
+  """posthoc_taus: also evaluate the trained model with post-hoc logit
+  adjustment at each τ (core/logit_adjustment.py), without retraining."""
   inputs = prepared.training_inputs()
   trained = training.fit(inputs, config, verbose=0)
   item_ids, item_vectors = trained.item_embeddings(inputs)
   rows = item_stats.load_item_rows(prepared.item_stats_uri)
   # Experiments rank every held-out user (max_queries=None): their data
   # sets are small, and settings are compared on exact figures.
-  metrics = {split: evaluator.evaluate_embeddings(
-      trained.embed_examples, item_ids, item_vectors,
-      evaluator_queries.load(prepared.examples_uri, split,
-                             evaluator.exclude_splits(split), None),
-      rows, k, split) for split in splits}
+  queries = {split: evaluator_queries.load(
+      prepared.examples_uri, split, evaluator.exclude_splits(split), None)
+             for split in splits}
+
+  def evaluate(embed, vectors):
+    return {split: evaluator.evaluate_embeddings(
+        embed, item_ids, vectors, queries[split], rows, k, split)
+            for split in splits}
+
+  metrics = evaluate(trained.embed_examples, item_vectors)
+  posthoc = None
+  if posthoc_taus:
+    frequency = {r.item_id: r.frequency for r in rows}
+    prior = logit_adjustment.log_prior(np.array(
+        [frequency.get(i, 0) for i in item_ids.astype(str)]))
+    posthoc = {}
+    users = lambda chunk: logit_adjustment.adjusted_users(
+        trained.embed_examples(chunk))
+    for tau in posthoc_taus:
+      posthoc[f"{tau:g}"] = evaluate(users, logit_adjustment.adjusted_items(
+          item_vectors, prior, tau, config.temperature))
   result = RunResult(config.to_dict(), metrics, trained.epoch_seconds,
-                     gate_summary(trained, item_ids, rows))
+                     gate_summary(trained, item_ids, rows), posthoc)
   tf.keras.backend.clear_session()
   return result

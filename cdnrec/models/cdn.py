@@ -59,7 +59,8 @@ class CdnModel(tfrs.Model):
                gamma: float, steps_per_epoch: int, epochs: int,
                alpha_unit: str = adapter.EPOCH, loss: str = JOINT,
                q_main=None, q_regularizer=None,
-               schedule: str = adapter.GAMMA, keep_probability=None,
+               schedule: str = adapter.GAMMA, constant_alpha: float = 0.5,
+               keep_probability=None,
                seed: int = 0, distinct_items: bool = False):
     super().__init__()
     if loss not in (JOINT, SEPARATE):
@@ -67,6 +68,7 @@ class CdnModel(tfrs.Model):
     if schedule == adapter.GAMMA:
       adapter.alpha(1, 1, gamma)  # validates gamma
     self._schedule = schedule
+    self._constant_alpha = constant_alpha
     self.user_model = user_model
     self.item_model = item_model
     self._gamma = gamma
@@ -88,7 +90,7 @@ class CdnModel(tfrs.Model):
     return adapter.alpha_at_step(self.optimizer.iterations,
                                  self._steps_per_epoch, self._epochs,
                                  self._gamma, self._alpha_unit,
-                                 self._schedule)
+                                 self._schedule, self._constant_alpha)
 
   def compute_loss(self, features: Dict[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:

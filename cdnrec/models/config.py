@@ -41,6 +41,9 @@ class TrainConfig:
     normalize: L2-normalize tower outputs (cosine scores) when True.
     sampling_correction: subtract log q_j (the candidate's sampling
       probability) from batch-softmax logits (Yi et al. 2019).
+    sampling_correction_strength: s of the correction, which subtracts
+      s·log q_j: 1 is Yi et al.'s, 0 none, above 1 over-corrects (the
+      two-tower's knob of the head/tail trade-off, `--frontier`).
     dropout: dropout rate after each hidden layer.
     l2: L2 regularization weight on embeddings and dense kernels.
     serving_k: items the serving signature returns (the exported index's K;
@@ -69,6 +72,8 @@ class TrainConfig:
       Ω_r whose towers are already computed; needs cdn_loss="separate").
     logq_weight: w of the LogQ baseline's logit adjustment.
     class_balance_beta: β of the ClassBalance baseline's effective number.
+    bdn_alpha: the constant weight of BDN's main branch (its regularizer
+      branch gets 1 − bdn_alpha).
     distribution: tf.distribute strategy: "default" (one device),
       "mirrored" (all local GPUs, else all logical CPUs) or "multi_worker"
       (from TF_CONFIG).
@@ -99,6 +104,7 @@ class TrainConfig:
   temperature: float = 0.1
   normalize: bool = True
   sampling_correction: bool = True
+  sampling_correction_strength: float = 1.0
   dropout: float = 0.1
   l2: float = 0.0
   serving_k: int = 50
@@ -120,6 +126,7 @@ class TrainConfig:
   regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
   class_balance_beta: float = 0.999
+  bdn_alpha: float = 0.5
   distinct_items: bool = False
   cache_examples: bool = True
   early_stopping_patience: int = 0
@@ -154,6 +161,11 @@ class TrainConfig:
     if not 0 < self.class_balance_beta < 1:
       raise ConfigError(f"class_balance_beta must be in (0, 1), got "
                        f"{self.class_balance_beta}")
+    if self.sampling_correction_strength < 0:
+      raise ConfigError(f"sampling_correction_strength must be >= 0, got "
+                       f"{self.sampling_correction_strength}")
+    if not 0 < self.bdn_alpha <= 1:
+      raise ConfigError(f"bdn_alpha must be in (0, 1], got {self.bdn_alpha}")
     if self.gamma <= 1:
       raise ConfigError(f"gamma must be > 1, got {self.gamma}")
     if self.alpha_unit not in ALPHA_UNITS:

@@ -10,7 +10,7 @@ backbone, and every baseline and ablation of the paper (§4.2-4.4).
 | idn               | one tower                 | Mem/Gen experts + gate | batch softmax on Ω_m   |
 | udn               | bilateral (f, h_m, h_r)   | MLP tower              | γ-adapter              |
 | bbn               | bilateral                 | MLP tower              | 1 − (t/T)²             |
-| bdn               | bilateral                 | Mem/Gen experts + gate | 0.5                    |
+| bdn               | bilateral                 | Mem/Gen experts + gate | bdn_alpha (0.5)        |
 | cdn               | bilateral                 | Mem/Gen experts + gate | γ-adapter              |
 | experts_balanced  | bilateral                 | Unbalanced/Balanced    | γ-adapter              |
 | experts_headtail  | bilateral                 | Head/Tail, 0-1 gate    | γ-adapter              |
@@ -111,9 +111,11 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
   config.validate()
   item = _item_tower(config, feature_config, vocab, frequencies, head_items)
   correction = config.sampling_correction
+  strength = config.sampling_correction_strength
   if config.model in SINGLE_USER:
     user = towers.user_tower(config, feature_config, vocab)
-    q = sampling.ItemProbability(frequencies) if correction else None
+    q = (sampling.ItemProbability(frequencies, strength)
+         if correction else None)
     weights = None
     adjustment = 0.0
     if config.model == "class_balance":
@@ -148,15 +150,15 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
                                                              rebalance_cap)
   q_main = q_reg = None
   if correction:
-    q_main = sampling.ItemProbability(frequencies, name="q_main")
+    q_main = sampling.ItemProbability(frequencies, strength, name="q_main")
     q_reg = sampling.ItemProbability(rebalanced_frequencies or frequencies,
-                                     name="q_regularizer")
+                                     strength, name="q_regularizer")
   model = cdn_model.CdnModel(
       user, item, temperature=config.temperature, gamma=config.gamma,
       steps_per_epoch=steps_per_epoch, epochs=config.epochs,
       alpha_unit=config.alpha_unit, loss=config.cdn_loss, q_main=q_main,
       q_regularizer=q_reg, schedule=_SCHEDULES.get(config.model, adapter.GAMMA),
-      keep_probability=keep, seed=config.seed,
+      constant_alpha=config.bdn_alpha, keep_probability=keep, seed=config.seed,
       distinct_items=config.distinct_items)
   return BuiltModel(model, cdn_user_tower.MainBranch(user), item,
                     needs_rebalanced=reads_rebalanced(config))

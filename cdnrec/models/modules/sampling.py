@@ -15,16 +15,18 @@ import tensorflow as tf
 
 
 class ItemProbability(tf.keras.layers.Layer):
-  """item id -> frequency / total; unseen items get the smallest nonzero
-  probability so log() stays finite."""
+  """item id -> (frequency / total)^exponent; unseen items get the smallest
+  nonzero probability so log() stays finite. The exponent s scales the
+  correction −log q_j to −s·log q_j."""
 
-  def __init__(self, frequencies: Dict[str, int], **kwargs):
+  def __init__(self, frequencies: Dict[str, int], exponent: float = 1.0,
+               **kwargs):
     super().__init__(**kwargs)
     total = float(sum(frequencies.values())) or 1.0
     seen = {k: v for k, v in frequencies.items() if v > 0}
-    floor = (min(seen.values()) if seen else 1) / total
+    floor = ((min(seen.values()) if seen else 1) / total) ** exponent
     keys = list(seen) or [""]
-    values = [seen[k] / total for k in seen] or [floor]
+    values = [(seen[k] / total) ** exponent for k in seen] or [floor]
     self._table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
             tf.constant(keys, tf.string), tf.constant(values, tf.float32)),

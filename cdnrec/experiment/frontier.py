@@ -1,0 +1,173 @@
+"""The head/tail frontier: each method's trade-off knob swept over seeds,
+and one trained model re-scored with post-hoc logit adjustment.
+
+A point is one setting of a method's knob (methods.KNOBS), trained once per
+seed; its coordinates are test HR@K on head items (x) and on tail items
+(y), mean ± SEM over the seeds, with overall HR@K and the validation
+figures beside them so an operating point is chosen on validation.
+"""
+
+import dataclasses
+import logging
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from cdnrec.experiment import cache as cache_lib
+from cdnrec.experiment import methods as methods_lib
+from cdnrec.experiment import report
+from cdnrec.experiment import run as run_lib
+from cdnrec.experiment.config import ExperimentConfig
+from cdnrec.models import config as config_lib
+
+_log = logging.getLogger("cdnrec.experiment")
+
+POSTHOC = "+posthoc"  # suffix of a post-hoc curve's name
+TAU = "tau"
+
+
+def _point(knob: str, value: float, runs: Sequence[run_lib.RunResult],
+           k: int) -> Dict[str, Any]:
+  out = report.aggregate(runs, k)
+  return {"knob": knob, "value": value, "test": {
+      s: out[s] for s in report.SLICES}, "validation": out.get("validation"),
+          "train_seconds_per_epoch": out["train_seconds_per_epoch"]}
+
+
+def sweep(config: ExperimentConfig, cache: cache_lib.RunCache
+          ) -> Dict[str, List[Dict[str, Any]]]:
+  """curve name -> points in knob order: one curve per neural method, and
+  `<method>+posthoc` over τ for each method of config.posthoc."""
+  base_of = {}
+  for method in set(config.methods) | set(config.posthoc):
+    if method not in methods_lib.BASELINES:
+      base_of[method] = {**methods_lib.settings(method),
+                         "epochs": config.epochs, **config.overrides}
+
+  def runs(settings, taus=()):
+    return [cache.get(config_lib.TrainConfig.from_dict(
+        {**settings, "seed": seed}), ["eval", "test"], taus)
+            for seed in config.seeds]
+
+  def posthoc_taus(method, settings) -> Sequence[float]:
+    # The post-hoc curve re-scores the run at the method's own settings.
+    given = config_lib.TrainConfig.from_dict(base_of[method])
+    return (config.posthoc_taus if method in config.posthoc and
+            config_lib.TrainConfig.from_dict(settings) == given else ())
+
+  curves: Dict[str, List[Dict[str, Any]]] = {}
+  posthoc_runs: Dict[str, List[run_lib.RunResult]] = {}
+  for method in config.methods:
+    if method in methods_lib.BASELINES:
+      continue
+    setting = methods_lib.knob(method).setting
+    curves[method] = []
+    for value in config.knob_values(method):
+      settings = {**base_of[method], setting: value}
+      _log.info("frontier %s %s=%g, seeds %s", method, setting, value,
+                list(config.seeds))
+      taus = posthoc_taus(method, settings)
+      found = runs(settings, taus)
+      if taus:
+        posthoc_runs[method] = found
+      curves[method].append(_point(setting, value, found, config.eval_k))
+  for method in config.posthoc:
+    if method not in posthoc_runs:
+      _log.info("frontier %s at its settings for post-hoc τ", method)
+      posthoc_runs[method] = runs(base_of[method], config.posthoc_taus)
+    curves[method + POSTHOC] = [
+        _point(TAU, tau, [dataclasses.replace(
+            r, metrics=r.posthoc[f"{tau:g}"]) for r in posthoc_runs[method]],
+               config.eval_k) for tau in config.posthoc_taus]
+  return curves
+
+
+def _hr(point: Dict[str, Any], slice_: str, k: int) -> Dict[str, float]:
+  return point["test"][slice_][f"hr@{k}"]
+
+
+def compare(curve: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]],
+            k: int) -> List[Dict[str, Any]]:
+  """Where each point of `curve` lies against `other`: `other`'s tail HR@K
+  interpolated linearly at the point's head HR@K (between the two points of
+  `other` whose head HR@K enclose it), and the gap in units of its standard
+  error (both SEMs, the interpolated one from its two neighbours').
+
+  Returns per point {"value", "head", "tail", "other_tail", "gap", "se",
+  "verdict"}: verdict "above" / "below" when |gap| > 2 SE, "level" within,
+  "outside" when `other` does not reach that head HR@K.
+  """
+  xs = np.array([_hr(p, "head", k)["mean"] for p in other])
+  order = np.argsort(xs, kind="stable")
+  xs = xs[order]
+  ys = np.array([_hr(p, "tail", k)["mean"] for p in other])[order]
+  ses = np.array([_hr(p, "tail", k)["sem"] for p in other])[order]
+  out = []
+  for p in curve:
+    x, y = _hr(p, "head", k)["mean"], _hr(p, "tail", k)["mean"]
+    row = {"value": p["value"], "head": x, "tail": y, "other_tail": None,
+           "gap": None, "se": None, "verdict": "outside"}
+    if len(xs) and xs[0] <= x <= xs[-1]:
+      hi = int(np.searchsorted(xs, x, side="left"))
+      lo = max(hi - 1, 0) if xs[hi] != x else hi
+      w = 0.0 if hi == lo else (x - xs[lo]) / (xs[hi] - xs[lo])
+      other_y = (1 - w) * ys[lo] + w * ys[hi]
+      other_se = float(np.hypot((1 - w) * ses[lo], w * ses[hi]))
+      se = float(np.hypot(_hr(p, "tail", k)["sem"], other_se))
+      gap = y - other_y
+      verdict = ("level" if abs(gap) <= 2 * se else
+                 "above" if gap > 0 else "below")
+      row.update(other_tail=float(other_y), gap=float(gap), se=se,
+                 verdict=verdict)
+    out.append(row)
+  return out
+
+
+def comparisons(curves: Dict[str, List[Dict[str, Any]]], k: int,
+                subject: str = "cdn") -> Dict[str, List[Dict[str, Any]]]:
+  """`subject`'s curve against every other curve (compare)."""
+  if subject not in curves:
+    return {}
+  return {name: compare(curves[subject], curve, k)
+          for name, curve in curves.items() if name != subject}
+
+
+def table(curves: Dict[str, List[Dict[str, Any]]], k: int,
+          baselines: Optional[Dict[str, Any]] = None) -> str:
+  """One row per point: curve, knob = value, validation NDCG@K overall, test
+  HR@K overall / head / tail (mean ± SEM)."""
+  header = ["curve", "knob", f"val NDCG@{k}", f"HR@{k} overall",
+            f"HR@{k} head", f"HR@{k} tail"]
+  rows = [header]
+  cell = lambda m: f"{m['mean']:.2f} ± {m['sem']:.2f}"
+  for name, points in curves.items():
+    for p in points:
+      val = p.get("validation") or {}
+      rows.append([name, f"{p['knob']}={p['value']:g}",
+                   cell(val["overall"][f"ndcg@{k}"]) if val else "n/a"] +
+                  [cell(_hr(p, s, k)) for s in report.SLICES])
+  for name, r in (baselines or {}).items():
+    val = r.get("validation")
+    rows.append([name, "-", cell(val["overall"][f"ndcg@{k}"]) if val else
+                 "n/a"] + [cell(r[s][f"hr@{k}"]) for s in report.SLICES])
+  widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+  lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+  lines.insert(1, "  ".join("-" * w for w in widths))
+  return "\n".join(lines)
+
+
+def comparison_text(found: Dict[str, List[Dict[str, Any]]],
+                    subject: str = "cdn") -> str:
+  """Lines like `cdn gamma=5 vs two_tower: tail 19.56 vs 20.10 at head
+  47.59, gap -0.54 (SE 0.40): level`."""
+  lines = []
+  for name, rows in found.items():
+    for r in rows:
+      where = f"{subject} at {r['value']:g} vs {name}: head {r['head']:.2f}"
+      if r["verdict"] == "outside":
+        lines.append(f"{where}, outside {name}'s head range")
+      else:
+        lines.append(f"{where}, tail {r['tail']:.2f} vs "
+                     f"{r['other_tail']:.2f}, gap {r['gap']:+.2f} (SE "
+                     f"{r['se']:.2f}): {r['verdict']}")
+  return "\n".join(lines)
