@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cdnrec.core import atomic
+from cdnrec.core.errors import ConfigError
 from cdnrec.data import synthetic
 
 SMALL = synthetic.SyntheticConfig(n_users=300, n_items=150,
@@ -106,3 +107,33 @@ def test_impossible_sizes_are_refused_clearly():
     synthetic.generate(synthetic.SyntheticConfig(
         n_users=300, n_items=150, n_interactions=9000, imbalance_factor=120),
         "/nonexistent-never-written")
+
+
+def test_identity_appeal_moves_head_items_off_content():
+  # Appeal 1: a head item's appeal is the latent taste alone (uncorrelated
+  # with its content's), a tail item's is content alone.
+  config = synthetic.SyntheticConfig(n_users=200, n_items=100,
+                                     n_interactions=1000,
+                                     imbalance_factor=50,
+                                     identity_appeal=1.0)
+  rng = np.random.default_rng(0)
+  world = synthetic._World(config, rng)
+  counts = synthetic._zipf_counts(100, 1000, 50.0)
+  world.add_identity(counts, 1.0, rng)
+  head = np.flatnonzero(world.identity_weight == 1.0)
+  tail = np.flatnonzero(world.identity_weight == 0.0)
+  assert len(head) == 20 and len(tail) == 80
+  appeal = world.affinity(np.arange(100), config.taste_strength)
+  world.identity_weight[:] = 0.0
+  content = world.affinity(np.arange(100), config.taste_strength)
+  corr = [np.corrcoef(appeal[i], content[i])[0, 1] for i in range(100)]
+  assert max(abs(corr[i]) for i in head) < 0.5
+  np.testing.assert_allclose(appeal[tail], content[tail])
+
+
+def test_identity_appeal_is_checked_and_names_its_folder():
+  with pytest.raises(ConfigError, match=r"identity_appeal must be in \[0, 1\]"):
+    synthetic.SyntheticConfig(identity_appeal=1.5).validate()
+  assert synthetic.dataset_dir_name(
+      synthetic.SyntheticConfig(identity_appeal=0.8)).endswith("-id0.8")
+  assert "-id" not in synthetic.dataset_dir_name(synthetic.SyntheticConfig())

@@ -17,7 +17,7 @@ def add_parser(sub, name: str) -> None:
   d = experiment_config.ExperimentConfig
   parser = sub.add_parser(name, help="compare methods over seeds, the "
                           "paper's tables")
-  flags.add_data(parser)
+  flags.add_data(parser, with_synthetic=True)
   parser.add_argument("--methods", default=",".join(d.methods),
                       help="comma-separated method names")
   parser.add_argument("--seeds", default=",".join(map(str, d.seeds)))
@@ -68,11 +68,15 @@ def _numbers(text: str, kind, flag: str):
 
 def main(args: argparse.Namespace) -> int:
   from cdnrec.experiment import config as experiment_config
-  if not args.data_dir:
+  if args.data == flags.SYNTHETIC:
+    data_dir = flags.synthetic_dir(args, args.out)
+  elif not args.data_dir:
     raise SystemExit(f"error: --data {args.data} needs --data-dir PATH")
-  data = flags.data_config(args)
+  else:
+    data_dir = args.data_dir
+  data = flags.data_config(args, data_dir)
   config = experiment_config.ExperimentConfig(
-      data_dir=args.data_dir, out_dir=args.out, data_format=args.data,
+      data_dir=data_dir, out_dir=args.out, data_format=data.data_format,
       max_bad_rows=args.max_bad_rows, reader_config=data.reader_config,
       methods=tuple(m for m in args.methods.split(",") if m),
       seeds=tuple(_numbers(args.seeds, int, "--seeds")),
@@ -86,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
                                   "--posthoc-taus")))
   config.validate()
 
+  if args.data == flags.SYNTHETIC:
+    flags.ensure_synthetic(args, data_dir)
   from cdnrec.experiment import experiment
   from cdnrec.experiment import report
   with _log_to_stdout():

@@ -22,11 +22,12 @@ _PIPELINE = configs.PipelineConfig(configs.DataConfig(data_dir=""))
 
 
 def add_data(parser: argparse.ArgumentParser, default: Optional[str] = None,
-             data_dir: Optional[str] = None) -> None:
+             data_dir: Optional[str] = None,
+             with_synthetic: bool = False) -> None:
   """--data and how to read it. default: the format when --data is not
-  given (None: required); SYNTHETIC adds the embedded generator's size
-  flags."""
-  synthetic_default = default == SYNTHETIC
+  given (None: required); SYNTHETIC as default, or with_synthetic, adds
+  the embedded generator as a choice and its size flags."""
+  synthetic_default = default == SYNTHETIC or with_synthetic
   choices = ([SYNTHETIC] if synthetic_default else []) + list(readers.NAMES)
   group = parser.add_argument_group("data")
   group.add_argument(
@@ -64,6 +65,10 @@ def add_data(parser: argparse.ArgumentParser, default: Optional[str] = None,
     size.add_argument("--imbalance-factor", type=float,
                       default=d.imbalance_factor)
     size.add_argument("--data-seed", type=int, default=d.seed)
+    size.add_argument("--identity-appeal", type=float,
+                      default=d.identity_appeal,
+                      help="weight of a latent, feature-free taste in head "
+                           "items' appeal (data/synthetic.py), 0 to 1")
 
 
 def add_training(parser: argparse.ArgumentParser) -> None:
@@ -264,9 +269,21 @@ def feature_selection(args) -> Optional[Dict[str, List[str]]]:
 def synthetic_config(args) -> synthetic.SyntheticConfig:
   config = synthetic.SyntheticConfig(
       n_users=args.users, n_items=args.items, n_interactions=args.interactions,
-      imbalance_factor=args.imbalance_factor, seed=args.data_seed)
+      imbalance_factor=args.imbalance_factor, seed=args.data_seed,
+      identity_appeal=args.identity_appeal)
   config.validate()
   return config
+
+
+def ensure_synthetic(args, data_dir: str) -> None:
+  """Generates the --data synthetic dataset into data_dir unless a complete
+  one is there (the interaction file is written last)."""
+  config = synthetic_config(args)
+  if os.path.exists(os.path.join(data_dir, "synthetic.inter")):
+    print(f"[cdnrec] using generated data in {data_dir}")
+  else:
+    print(f"[cdnrec] generating {config}")
+    synthetic.generate(config, data_dir)
 
 
 def synthetic_dir(args, output_dir: str) -> str:

@@ -2,7 +2,6 @@
 against the pushed model in a fresh process."""
 
 import argparse
-import os
 import subprocess
 import sys
 
@@ -37,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
   from cdnrec.pipeline import local_runner
   local_runner.check_infra_validation(config.infra_validation)
   if args.data == flags.SYNTHETIC:
-    _generate(args, data_dir)
+    flags.ensure_synthetic(args, data_dir)
 
   outcome = local_runner.run(args.output, config,
                              beam_pipeline_args=args.beam_arg,
@@ -61,13 +60,3 @@ def main(args: argparse.Namespace) -> int:
         f"{user.held_out_item}):")
   print("  " + " ".join(command[1:]), flush=True)  # before the child's lines
   return subprocess.call(command)
-
-
-def _generate(args, data_dir: str) -> None:
-  from cdnrec.data import synthetic
-  config = flags.synthetic_config(args)
-  if os.path.exists(os.path.join(data_dir, "synthetic.inter")):
-    print(f"[cdnrec] using generated data in {data_dir}")
-  else:
-    print(f"[cdnrec] generating {config}")
-    synthetic.generate(config, data_dir)

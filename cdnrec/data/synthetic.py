@@ -11,6 +11,13 @@ What makes it useful for a long-tail method:
   genres, year and title words (drawn from its genres' vocabularies) decide
   which tastes it matches. So content predicts which tail items a user likes,
   and user features predict tastes.
+- `identity_appeal` (0 by default) makes the data show CDN's mechanism
+  (docs/results.md, the mechanism check): a head item's appeal becomes,
+  with that weight, a taste for the item itself, an inner product of
+  random latent factors of the user and the item that no feature reveals,
+  while tail items' appeal stays content alone. Then only an item's id can
+  tell who likes a head item (memorization) and only its content who likes
+  a tail item (generalization).
 
 The output is a RecBole atomic dataset (`synthetic.inter/.item/.user`).
 """
@@ -41,6 +48,10 @@ FIRST_YEAR, LAST_YEAR = 1930, 2020
 # items matrix); the log is sampled per interaction instead
 # (synthetic_scale.py).
 EXACT_PAIR_LIMIT = 10**8
+# Share of items (the most popular) whose appeal identity_appeal changes:
+# the pipeline's default head fraction.
+HEAD_SHARE = 0.2
+LATENT_DIM = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +69,9 @@ class SyntheticConfig:
     taste_strength: how sharply tastes decide choices (0 = at random).
     min_user_interactions: users are topped up to this many interactions so
       that leave-one-out leaves them at least one train item.
+    identity_appeal: in [0, 1]: the weight of the latent, feature-free
+      taste in a head item's appeal (1 − it stays on content); tail items'
+      appeal is content alone. Head items are the HEAD_SHARE most popular.
     seed: random seed; the same config gives the same files.
   """
   n_users: int = 3000
@@ -67,9 +81,13 @@ class SyntheticConfig:
   n_personas: int = 12
   taste_strength: float = 6.0
   min_user_interactions: int = 5
+  identity_appeal: float = 0.0
   seed: int = 0
 
   def validate(self) -> None:
+    if not 0.0 <= self.identity_appeal <= 1.0:
+      raise ConfigError(f"identity_appeal must be in [0, 1], got "
+                        f"{self.identity_appeal}")
     if self.n_users < 3 or self.n_items < 2:
       raise ConfigError(f"need at least 3 users and 2 items, got "
                        f"n_users={self.n_users}, n_items={self.n_items}")
@@ -154,12 +172,34 @@ class _World:
     self.item_genre_weights = multi_hot
     self.item_year = rng.integers(FIRST_YEAR, LAST_YEAR + 1, size=m)
 
+    self.identity_weight = np.zeros(m)
+
+  def add_identity(self, counts: np.ndarray, appeal: float,
+                   rng: np.random.Generator) -> None:
+    """Gives the HEAD_SHARE most popular items an appeal that is `appeal`
+    parts a latent taste for the item itself (identity_appeal)."""
+    head = np.argsort(-counts, kind="stable")[
+        :max(1, int(round(HEAD_SHARE * len(counts))))]
+    self.identity_weight[head] = appeal
+    self.user_latent = rng.normal(size=(len(self.user_era), LATENT_DIM))
+    self.item_latent = rng.normal(size=(len(counts), LATENT_DIM))
+
   def affinity(self, items: np.ndarray, strength: float) -> np.ndarray:
     """Log-weights [len(items), n_users] of each user choosing each item."""
     genre_match = self.item_genre_weights[items] @ self.user_taste.T
     era_gap = (self.item_year[items][:, None] - self.user_era[None, :]) / 12.0
-    return (strength * len(GENRES) / 4.0 * genre_match - 0.5 * era_gap**2 +
-            np.log(self.user_activity)[None, :])
+    content = strength * len(GENRES) / 4.0 * genre_match - 0.5 * era_gap**2
+    w = self.identity_weight[items][:, None]
+    if w.any():
+      # The latent taste gets the mean and spread content has for the same
+      # item, so the weight alone decides which of the two matters.
+      identity = self.item_latent[items] @ self.user_latent.T
+      identity = ((identity - identity.mean(axis=1, keepdims=True)) *
+                  content.std(axis=1, keepdims=True) /
+                  np.maximum(identity.std(axis=1, keepdims=True), 1e-9) +
+                  content.mean(axis=1, keepdims=True))
+      content = (1.0 - w) * content + w * identity
+    return content + np.log(self.user_activity)[None, :]
 
 
 def _titles(world: _World, rng: np.random.Generator) -> List[List[str]]:
@@ -249,6 +289,10 @@ def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
   """Writes `synthetic.{inter,item,user}` under out_dir and returns them."""
   config.validate()
   if config.n_users * config.n_items > EXACT_PAIR_LIMIT:
+    if config.identity_appeal:
+      raise ConfigError(
+          f"identity_appeal is generated for up to {EXACT_PAIR_LIMIT:.0e} "
+          f"(user, item) pairs, got {config.n_users} x {config.n_items}")
     return _generate_by_interaction(config, out_dir)
   rng = np.random.default_rng(config.seed)
   world = _World(config, rng)
@@ -256,6 +300,8 @@ def generate(config: SyntheticConfig, out_dir: str) -> atomic.AtomicDataset:
                         config.imbalance_factor)
   # Popularity ranks are assigned to items at random.
   counts = counts[rng.permutation(config.n_items)]
+  if config.identity_appeal:
+    world.add_identity(counts, config.identity_appeal, rng)
 
   chosen: Dict[int, set] = {u: set() for u in range(config.n_users)}
   for item, users in enumerate(_assign_users(world, counts, config, rng)):
@@ -365,4 +411,6 @@ def dataset_dir_name(config: SyntheticConfig) -> str:
   return (f"synthetic-u{config.n_users}-i{config.n_items}"
           f"-n{config.n_interactions}-if{config.imbalance_factor:g}"
           f"-p{config.n_personas}-t{config.taste_strength:g}"
-          f"-m{config.min_user_interactions}-s{config.seed}")
+          f"-m{config.min_user_interactions}-s{config.seed}" +
+          (f"-id{config.identity_appeal:g}" if config.identity_appeal
+           else ""))

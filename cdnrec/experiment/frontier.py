@@ -29,9 +29,17 @@ TAU = "tau"
 def _point(knob: str, value: float, runs: Sequence[run_lib.RunResult],
            k: int) -> Dict[str, Any]:
   out = report.aggregate(runs, k)
-  return {"knob": knob, "value": value, "test": {
+  point = {"knob": knob, "value": value, "test": {
       s: out[s] for s in report.SLICES}, "validation": out.get("validation"),
-          "train_seconds_per_epoch": out["train_seconds_per_epoch"]}
+           "train_seconds_per_epoch": out["train_seconds_per_epoch"]}
+  if all(r.gates for r in runs):
+    # Per seed, so a split that holds in some seeds only shows as such.
+    head = [r.gates["head"]["memorization"] for r in runs]
+    tail = [r.gates["tail"]["memorization"] for r in runs]
+    point["memorization_gate"] = {
+        "head": head, "tail": tail,
+        "seeds_head_above_tail": int(sum(h > t for h, t in zip(head, tail)))}
+  return point
 
 
 def sweep(config: ExperimentConfig, cache: cache_lib.RunCache
