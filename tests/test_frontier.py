@@ -72,3 +72,16 @@ def test_sweeps_need_the_frontier():
                             sweeps={"cdn": (2.0,)})
   with pytest.raises(ConfigError, match="apply to --frontier"):
     config.validate()
+
+
+def test_the_run_cache_keys_on_the_code_runs_depend_on():
+  from cdnrec.experiment import cache
+  files = cache.run_code_files()
+  for path in ("models/two_tower.py", "models/modules/sampling.py",
+               "components/evaluator/executor.py", "experiment/run.py",
+               "core/logit_adjustment.py", "data/readers/__init__.py"):
+    assert path in files
+  # Editing the harness, its reports or the generator keeps finished runs.
+  for path in ("experiment/frontier.py", "experiment/report.py",
+               "cli/experiment.py", "data/synthetic.py"):
+    assert path not in files

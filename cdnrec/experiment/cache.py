@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
 
 from cdnrec.experiment import baselines
 from cdnrec.experiment import data as data_lib
@@ -22,17 +22,37 @@ def write_json(path: str, value) -> None:
   os.replace(tmp, path)
 
 
+# What a run's result depends on: reading and preparing the data, the
+# models, training and evaluation. The harness around runs (sweeps,
+# reports, plots, the CLI), serving and the generator of synthetic data
+# (whose output has its own folder) are left out, so editing them keeps
+# finished runs.
+_RUN_CODE = ("core", "components", "data", "models", "experiment/run.py",
+             "experiment/data.py", "experiment/baselines.py")
+_NOT_RUN_CODE = ("data/synthetic.py", "data/synthetic_scale.py")
+
+
+def run_code_files() -> List[str]:
+  """Paths (relative to the package) of the code in _RUN_CODE, sorted."""
+  package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  found = []
+  for dirpath, _, files in os.walk(package):
+    for name in files:
+      path = os.path.relpath(os.path.join(dirpath, name), package)
+      if (name.endswith(".py") and path not in _NOT_RUN_CODE and
+          any(path == p or path.startswith(p + os.sep) for p in _RUN_CODE)):
+        found.append(path)
+  return sorted(found)
+
+
 def code_version() -> str:
   """Hash of the code a run's result depends on, so edited models never
   reuse stale results."""
   package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   h = hashlib.sha256()
-  for dirpath, dirnames, files in os.walk(package):
-    dirnames.sort()  # walk in a fixed order
-    for name in sorted(files):
-      if name.endswith(".py"):
-        with open(os.path.join(dirpath, name), "rb") as f:
-          h.update(name.encode() + f.read())
+  for path in run_code_files():
+    with open(os.path.join(package, path), "rb") as f:
+      h.update(path.encode() + f.read())
   return h.hexdigest()[:16]
 
 
