@@ -27,13 +27,36 @@ def test_compare_interpolates_at_the_same_head_recall():
   above, level, below, outside = rows
   assert above["other_tail"] == pytest.approx(25.0)
   assert above["gap"] == pytest.approx(1.0)
-  # SE: the point's 0.1 and the midpoint's hypot(0.05, 0.05).
-  assert above["se"] == pytest.approx((0.01 + 0.005) ** 0.5)
+  # Unpaired (one seed): the point's SEM 0.1 and the midpoint's, taken as
+  # 0.5 · 0.1 + 0.5 · 0.1.
+  assert above["se"] == pytest.approx(0.02 ** 0.5)
+  assert not above["paired"]
   assert above["verdict"] == "above"
   assert level["verdict"] == "level"
   assert below["other_tail"] == pytest.approx(28.0)
   assert below["verdict"] == "below"
   assert outside["verdict"] == "outside" and outside["gap"] is None
+
+
+def _seeded(value, heads, tails):
+  m = lambda v: {"mean": sum(v) / len(v), "sem": 1.0, "seeds": list(v)}
+  return {"knob": "k", "value": value, "validation": None, "test": {
+      "overall": {"hr@50": m(heads)}, "head": {"hr@50": m(heads)},
+      "tail": {"hr@50": m(tails)}}}
+
+
+def test_compare_pairs_seeds_when_the_curves_share_them():
+  # Seed by seed the point is 1.0, 1.2 and 0.8 above the other curve,
+  # though seed noise (SEM 1.0 per point) would hide it unpaired.
+  other = [_seeded(0, [40.0, 41.0, 42.0], [30.0, 31.0, 29.0]),
+           _seeded(1, [50.0, 51.0, 52.0], [20.0, 21.0, 19.0])]
+  (row,) = frontier.compare([_seeded(5, [45.0, 46.0, 47.0],
+                                     [26.0, 27.2, 24.8])], other, 50)
+  assert row["paired"]
+  assert row["other_tail"] == pytest.approx(25.0)
+  assert row["gap"] == pytest.approx(1.0)
+  assert row["se"] == pytest.approx(0.2 / 3 ** 0.5)
+  assert row["verdict"] == "above"
 
 
 def test_compare_at_an_existing_point_uses_it():
@@ -85,3 +108,34 @@ def test_the_run_cache_keys_on_the_code_runs_depend_on():
   for path in ("experiment/frontier.py", "experiment/report.py",
                "cli/experiment.py", "data/synthetic.py"):
     assert path not in files
+
+
+def test_frontier_refuses_a_knob_that_does_nothing():
+  config = ExperimentConfig(data_dir="d", out_dir="o", frontier=True,
+                            methods=("two_tower",),
+                            overrides={"sampling_correction": False})
+  with pytest.raises(ConfigError, match="sampling_correction=false"):
+    config.validate()
+
+
+def test_the_run_cache_keys_on_the_data(tmp_path):
+  from cdnrec.experiment import cache
+  from cdnrec.experiment import run as run_lib
+
+  class Prepared:
+    def __init__(self, key):
+      self.key = key
+
+    def data_key(self):
+      return self.key
+
+  calls = []
+
+  def compute():
+    calls.append(1)
+    return run_lib.RunResult({}, {}, [1.0])
+
+  for data in ("a", "a", "b"):
+    cache.RunCache(str(tmp_path), Prepared(data), 50)._cached(
+        "m", {"x": 1}, ["test"], compute)
+  assert len(calls) == 2  # "a" once, then "b"

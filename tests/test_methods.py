@@ -120,3 +120,12 @@ def test_bdn_alpha_weighs_the_branches(tiny_artifacts, tiny_batch):
 def test_knob_ranges_are_checked(settings, message):
   with pytest.raises(ValueError, match=message):
     config_lib.TrainConfig.from_dict(settings)
+
+
+def test_logq_above_one_shifts_further_than_the_correction(tiny_artifacts,
+                                                           tiny_batch):
+  # q / π^w exceeds 1 for w > 1: log q must not be capped at 0, or every
+  # w >= 1 trains the same model.
+  losses = [_loss(tiny_artifacts, tiny_batch, model="logq", logq_weight=w)
+            for w in (1.0, 1.5, 2.0)]
+  assert len({round(v, 4) for v in losses}) == 3

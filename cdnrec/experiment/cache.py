@@ -22,12 +22,14 @@ def write_json(path: str, value) -> None:
   os.replace(tmp, path)
 
 
-# What a run's result depends on: reading and preparing the data, the
+# What a run's result depends on besides its settings and data (the data
+# is keyed by its fingerprint): reading and preparing the data, the
 # models, training and evaluation. The harness around runs (sweeps,
-# reports, plots, the CLI), serving and the generator of synthetic data
-# (whose output has its own folder) are left out, so editing them keeps
-# finished runs.
-_RUN_CODE = ("core", "components", "data", "models", "experiment/run.py",
+# reports, plots, the CLI), serving and the synthetic data generator
+# (whose output is data, fingerprinted) are left out, so editing them
+# keeps finished runs.
+_RUN_CODE = ("_environment.py", "core", "components", "data", "models",
+             "experiment/run.py",
              "experiment/data.py", "experiment/baselines.py")
 _NOT_RUN_CODE = ("data/synthetic.py", "data/synthetic_scale.py")
 
@@ -66,6 +68,9 @@ class RunCache:
     self._prepared = prepared
     self._k = k
     self._code = code_version()
+    # Another dataset (or another reading of it) in the same folder never
+    # reuses a result.
+    self._data = hashlib.sha256(prepared.data_key().encode()).hexdigest()
 
   def get(self, config: config_lib.TrainConfig, splits: Sequence[str],
           posthoc_taus: Sequence[float] = ()) -> run_lib.RunResult:
@@ -86,7 +91,8 @@ class RunCache:
   def _cached(self, model: str, config: Dict[str, Any],
               splits: Sequence[str], compute) -> run_lib.RunResult:
     key = json.dumps({"config": config, "k": self._k,
-                      "splits": list(splits), "code": self._code},
+                      "splits": list(splits), "code": self._code,
+                      "data": self._data},
                      sort_keys=True)
     name = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = os.path.join(self._dir, f"{model}-{name}.json")

@@ -76,8 +76,10 @@ class ExperimentConfig:
       raise ConfigError(f"every γ must be > 1, got {list(self.gammas)}")
     if self.frontier:
       self._validate_frontier()
-    elif self.sweeps or self.posthoc != ExperimentConfig.posthoc:
-      raise ConfigError("--sweep and --posthoc apply to --frontier")
+    elif (self.sweeps or self.posthoc != ExperimentConfig.posthoc or
+          self.posthoc_taus != ExperimentConfig.posthoc_taus):
+      raise ConfigError("--sweep, --posthoc and --posthoc-taus apply to "
+                        "--frontier")
     # Names and types of the overrides, before any training.
     neural = [m for m in self.methods if m not in methods_lib.BASELINES]
     config_lib.TrainConfig.from_dict(
@@ -96,9 +98,14 @@ class ExperimentConfig:
       if not values:
         raise ConfigError(f"--sweep {method}= names no value")
       for value in values:  # every point a valid config before training
-        config_lib.TrainConfig.from_dict(
+        point = config_lib.TrainConfig.from_dict(
             {**methods_lib.settings(method), **self.overrides,
              setting: value})
+        if (setting == "sampling_correction_strength" and
+            not point.sampling_correction):
+          raise ConfigError(f"--frontier sweeps {method}'s correction "
+                            f"strength, which sampling_correction=false "
+                            f"turns off")
     for method in self.sweeps:
       if method not in neural:
         raise ConfigError(f"--sweep {method}=...: {method} is not among "

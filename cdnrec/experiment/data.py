@@ -32,6 +32,12 @@ class PreparedData(local.DataArtifacts):
   def item_stats_uri(self) -> str:
     return self.uri("item_stats")
 
+  def data_key(self) -> str:
+    """What the artifacts were prepared from (the data's fingerprint and
+    the reading settings), as written by prepare."""
+    with open(os.path.join(self.root, _MARKER)) as f:
+      return f.read()
+
   def training_inputs(self) -> training.TrainingInputs:
     return training.TrainingInputs(
         train_files=[example_io.split_pattern(self.examples_uri, "train")],

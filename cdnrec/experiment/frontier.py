@@ -97,36 +97,64 @@ def _hr(point: Dict[str, Any], slice_: str, k: int) -> Dict[str, float]:
 def compare(curve: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]],
             k: int) -> List[Dict[str, Any]]:
   """Where each point of `curve` lies against `other`: `other`'s tail HR@K
-  interpolated linearly at the point's head HR@K (between the two points of
-  `other` whose head HR@K enclose it), and the gap in units of its standard
-  error (both SEMs, the interpolated one from its two neighbours').
+  interpolated linearly at the point's head HR@K, and the gap with its
+  standard error.
+
+  When every point of both curves has the same number (>= 2) of seeds, the
+  comparison is paired: seed i of the point against seed i of `other`'s
+  curve, interpolated at seed i's head HR@K (clamped to that seed's
+  curve), and the SE is that of the per-seed gaps. Points of one curve are
+  not independent (a post-hoc curve re-scores the same models), which a
+  paired SE takes into account. Otherwise the SE combines the point's SEM
+  and the interpolated one, taken as the weighted sum of its neighbours'
+  (as if fully correlated: the larger, cautious value).
 
   Returns per point {"value", "head", "tail", "other_tail", "gap", "se",
-  "verdict"}: verdict "above" / "below" when |gap| > 2 SE, "level" within,
-  "outside" when `other` does not reach that head HR@K.
+  "paired", "verdict"}: verdict "above" / "below" when |gap| > 2 SE,
+  "level" within, "outside" when `other` does not reach that head HR@K
+  (on the means).
   """
-  xs = np.array([_hr(p, "head", k)["mean"] for p in other])
+  heads = [_hr(p, "head", k) for p in other]
+  tails = [_hr(p, "tail", k) for p in other]
+  xs = np.array([h["mean"] for h in heads])
   order = np.argsort(xs, kind="stable")
-  xs = xs[order]
-  ys = np.array([_hr(p, "tail", k)["mean"] for p in other])[order]
-  ses = np.array([_hr(p, "tail", k)["sem"] for p in other])[order]
+  counts = {len(_hr(p, s, k)["seeds"]) for p in list(curve) + list(other)
+            for s in ("head", "tail")}
+  paired = len(counts) == 1 and counts.pop() >= 2
   out = []
   for p in curve:
-    x, y = _hr(p, "head", k)["mean"], _hr(p, "tail", k)["mean"]
-    row = {"value": p["value"], "head": x, "tail": y, "other_tail": None,
-           "gap": None, "se": None, "verdict": "outside"}
-    if len(xs) and xs[0] <= x <= xs[-1]:
-      hi = int(np.searchsorted(xs, x, side="left"))
-      lo = max(hi - 1, 0) if xs[hi] != x else hi
-      w = 0.0 if hi == lo else (x - xs[lo]) / (xs[hi] - xs[lo])
-      other_y = (1 - w) * ys[lo] + w * ys[hi]
-      other_se = float(np.hypot((1 - w) * ses[lo], w * ses[hi]))
-      se = float(np.hypot(_hr(p, "tail", k)["sem"], other_se))
-      gap = y - other_y
-      verdict = ("level" if abs(gap) <= 2 * se else
-                 "above" if gap > 0 else "below")
-      row.update(other_tail=float(other_y), gap=float(gap), se=se,
-                 verdict=verdict)
+    head, tail = _hr(p, "head", k), _hr(p, "tail", k)
+    row = {"value": p["value"], "head": head["mean"], "tail": tail["mean"],
+           "other_tail": None, "gap": None, "se": None, "paired": paired,
+           "verdict": "outside"}
+    if not len(xs) or not xs[order[0]] <= head["mean"] <= xs[order[-1]]:
+      out.append(row)
+      continue
+    if paired:
+      other_y = []
+      for i, x in enumerate(head["seeds"]):
+        seed_x = np.array([h["seeds"][i] for h in heads])
+        seed_y = np.array([t["seeds"][i] for t in tails])
+        by_x = np.argsort(seed_x, kind="stable")
+        other_y.append(float(np.interp(x, seed_x[by_x], seed_y[by_x])))
+      gaps = np.asarray(tail["seeds"]) - np.asarray(other_y)
+      other_tail, gap = float(np.mean(other_y)), float(gaps.mean())
+      se = float(gaps.std(ddof=1) / np.sqrt(len(gaps)))
+    else:
+      sorted_x = xs[order]
+      hi = int(np.searchsorted(sorted_x, head["mean"], side="left"))
+      lo = hi if sorted_x[hi] == head["mean"] else hi - 1
+      w = 0.0 if hi == lo else ((head["mean"] - sorted_x[lo]) /
+                                (sorted_x[hi] - sorted_x[lo]))
+      lo_t, hi_t = tails[order[lo]], tails[order[hi]]
+      other_tail = (1 - w) * lo_t["mean"] + w * hi_t["mean"]
+      other_se = (1 - w) * lo_t["sem"] + w * hi_t["sem"]
+      gap = tail["mean"] - other_tail
+      se = float(np.hypot(tail["sem"], other_se))
+    verdict = ("level" if abs(gap) <= 2 * se else
+               "above" if gap > 0 else "below")
+    row.update(other_tail=float(other_tail), gap=float(gap), se=se,
+               verdict=verdict)
     out.append(row)
   return out
 

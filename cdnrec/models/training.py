@@ -186,7 +186,8 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
     first = config.epochs // 2
     stages = [(train, first, None),
               (rebalanced, config.epochs - first,
-               sampling.ItemProbability(rebalanced_frequencies)
+               sampling.ItemProbability(
+                   rebalanced_frequencies, config.sampling_correction_strength)
                if config.sampling_correction else None)]
   elif built.needs_rebalanced:
     stages = [(tf.data.Dataset.zip((train, rebalanced)).map(

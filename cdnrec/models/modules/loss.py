@@ -97,9 +97,9 @@ def _bias(rows, offset, columns, sampling_probability, query_ids,
 
 
 def _log(probability: tf.Tensor) -> tf.Tensor:
-  """log p as a constant (no gradient), p clipped away from 0."""
-  return tf.math.log(
-      tf.clip_by_value(tf.stop_gradient(probability), 1e-12, 1.0))
+  """log p as a constant (no gradient), p kept away from 0. Not capped
+  at 1: LogQ's q / π^w exceeds 1 for w > 1 (modules/sampling.py)."""
+  return tf.math.log(tf.maximum(tf.stop_gradient(probability), 1e-12))
 
 
 def _hashed(ids: tf.Tensor) -> tf.Tensor:
