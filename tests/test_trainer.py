@@ -223,3 +223,55 @@ def test_early_stopping_in_training_keeps_the_lowest_validation_loss(trained):
   assert again == pytest.approx(losses[result.kept_epoch - 1], rel=1e-4)
   assert not np.isclose(again, losses[-1], rtol=1e-4) or (
       result.kept_epoch == ran)
+
+
+@pytest.mark.slow
+def test_posthoc_tau_is_served_by_the_exported_model(trained, tiny_artifacts,
+                                                     tmp_path):
+  # The same training with posthoc_tau: the served ranking is u·v/T − τ·log π
+  # (an extra coordinate), loaded back in a fresh process.
+  from cdnrec.core import item_stats
+  from cdnrec.core import logit_adjustment
+  tau, temperature = 1.0, 0.1
+  fn_args = trainer.CdnFnArgs(
+      train_files=trained.train_files, eval_files=trained.eval_files,
+      serving_model_dir=str(tmp_path / "model" / "Format-Serving"),
+      model_run_dir=str(tmp_path / "model_run"),
+      custom_config={**trained.custom_config, "epochs": 1,
+                     "temperature": temperature, "posthoc_tau": tau},
+      item_catalog_uri=trained.item_catalog_uri,
+      item_stats_uri=trained.item_stats_uri,
+      rebalanced_examples_uri=trained.rebalanced_examples_uri)
+  trainer.run_fn(fn_args)
+  requests, serialized = _test_users(tiny_artifacts["examples"].uri)
+  project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(
+      [sys.executable, _FRESH_PROCESS, fn_args.serving_model_dir,
+       json.dumps(requests), json.dumps([s.hex() for s in serialized])],
+      capture_output=True, text=True, cwd=project_root, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = json.loads(result.stdout.strip().splitlines()[-1])
+
+  users = np.asarray(out["embeddings"])
+  np.testing.assert_allclose(users[:, -1], 1.0)
+  ids, vectors = model_layout.read_item_embeddings(
+      model_layout.embeddings_dir(fn_args.serving_model_dir))
+  frequency = {r.item_id: r.frequency for r in
+               item_stats.load_item_rows(trained.item_stats_uri)}
+  prior = logit_adjustment.log_prior(np.array(
+      [frequency.get(i, 0) for i in ids.astype(str)]))
+  np.testing.assert_allclose(vectors[:, -1], -tau * temperature * prior,
+                             rtol=1e-5)
+  adjusted = users @ vectors.T
+  raw = users[:, :-1] @ vectors[:, :-1].T
+  moved = 0
+  for row, raw_row, answer in zip(adjusted, raw, out["by_features"]):
+    expected = ids[np.argsort(-row, kind="stable")[:K]]
+    assert set(i for i, _ in answer) == set(expected)
+    # The adjustment trades score for rarity: its top K is never more
+    # popular than the raw top K (an exchange argument), and here rarer.
+    raw_top = np.argsort(-raw_row, kind="stable")[:K]
+    adjusted_top = np.argsort(-row, kind="stable")[:K]
+    assert prior[adjusted_top].sum() <= prior[raw_top].sum() + 1e-9
+    moved += prior[adjusted_top].sum() < prior[raw_top].sum() - 1e-9
+  assert moved > 0

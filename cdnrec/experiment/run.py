@@ -70,15 +70,15 @@ def train_and_evaluate(prepared: data_lib.PreparedData,
   metrics = evaluate(trained.embed_examples, item_vectors)
   posthoc = None
   if posthoc_taus:
-    frequency = {r.item_id: r.frequency for r in rows}
-    prior = logit_adjustment.log_prior(np.array(
-        [frequency.get(i, 0) for i in item_ids.astype(str)]))
+    # Each τ replaces config.posthoc_tau: the model as trained, re-scored.
+    _, raw_vectors = trained.item_embeddings(inputs, adjusted=False)
+    prior = trained.log_prior(item_ids)
     posthoc = {}
     users = lambda chunk: logit_adjustment.adjusted_users(
-        trained.embed_examples(chunk))
+        trained.embed_examples(chunk, adjusted=False))
     for tau in posthoc_taus:
       posthoc[f"{tau:g}"] = evaluate(users, logit_adjustment.adjusted_items(
-          item_vectors, prior, tau, config.temperature))
+          raw_vectors, prior, tau, config.temperature))
   result = RunResult(config.to_dict(), metrics, trained.epoch_seconds,
                      gate_summary(trained, item_ids, rows), posthoc)
   tf.keras.backend.clear_session()

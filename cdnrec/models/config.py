@@ -71,6 +71,11 @@ class TrainConfig:
       examples with probability min(1, cap / n_i), which is a sample of
       Ω_r whose towers are already computed; needs cdn_loss="separate").
     logq_weight: w of the LogQ baseline's logit adjustment.
+    posthoc_tau: τ of post-hoc logit adjustment in the exported model and
+      its evaluation: every item's score is lowered by τ·log π_i (its
+      training prior) on the scale of the training logits
+      (core/logit_adjustment.py); 0 serves the model as trained. No
+      retraining: `cdnrec experiment --frontier` shows the trade-off.
     class_balance_beta: β of the ClassBalance baseline's effective number.
     bdn_alpha: the constant weight of BDN's main branch (its regularizer
       branch gets 1 − bdn_alpha).
@@ -125,6 +130,7 @@ class TrainConfig:
   cdn_loss: str = "joint"
   regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
+  posthoc_tau: float = 0.0
   class_balance_beta: float = 0.999
   bdn_alpha: float = 0.5
   distinct_items: bool = False

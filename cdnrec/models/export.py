@@ -22,7 +22,6 @@ Beside the SavedModel, `model_layout.write_item_embeddings` keeps every item's e
 """
 
 import math
-import os
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -76,6 +75,19 @@ def build_brute_force_index(item_ids: np.ndarray, item_embeddings: np.ndarray,
   index.index(tf.constant(item_embeddings, tf.float32),
               tf.constant(item_ids, tf.string))
   return index
+
+
+class AdjustedUserModel(tf.keras.Model):
+  """A user tower whose embeddings get a last coordinate 1, to score items
+  exported with core/logit_adjustment.adjusted_items."""
+
+  def __init__(self, user_model: tf.keras.Model, **kwargs):
+    super().__init__(**kwargs)
+    self.user_model = user_model
+
+  def call(self, features, training=False):
+    users = self.user_model(features, training=training)
+    return tf.concat([users, tf.ones_like(users[:, :1])], axis=1)
 
 
 def _feature_signature(user_features: Sequence[F.Feature]):

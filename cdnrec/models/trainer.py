@@ -83,7 +83,7 @@ def run_fn(fn_args) -> None:
       (model_layout.brute_force_dir(serving_dir),
        export.build_brute_force_index(item_ids, item_vectors, k))):
     export.save(export.RetrievalModule(
-        trained.built.served_user_model, variant,
+        trained.serving_user_model, variant,
         trained.feature_config.user_features, trained.numeric_means, k),
                 directory)
     warmup.write(directory, warmup_logs)
@@ -133,6 +133,6 @@ def _index_recall(index, trained, data, item_ids, item_vectors, k: int,
   """ScaNN's recall@k against exact search, over eval users' embeddings."""
   batch = next(iter(inputs.examples_dataset(data.eval_files,
                                             trained.user_spec(), max_queries)))
-  queries = trained.built.served_user_model(batch, training=False).numpy()
+  queries = trained.serving_user_model(batch, training=False).numpy()
   return export.index_recall(index, queries, item_ids.astype(str),
                              item_vectors, k)

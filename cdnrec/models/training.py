@@ -14,6 +14,7 @@ from cdnrec.core import artifacts
 from cdnrec.core import example_io
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
+from cdnrec.core import logit_adjustment
 from cdnrec.models import cdn as cdn_model
 from cdnrec.models import config as config_lib
 from cdnrec.models import distribute
@@ -52,19 +53,46 @@ class TrainedModel:
   vocabularies: inputs.Vocabularies
   # With early stopping: the epoch (from 1) whose weights were kept.
   kept_epoch: Optional[int] = None
+  # Train (Ω_m) frequency of every item: the prior of posthoc_tau.
+  item_frequencies: Dict[str, int] = dataclasses.field(default_factory=dict)
 
   def user_spec(self):
     return inputs.parse_spec(self.feature_config.user_features,
                              self.numeric_means, with_ids=[F.USER_ID])
 
-  def item_embeddings(self, data: TrainingInputs):
-    return export.item_embeddings(self.built.item_model, data.catalog_files,
-                                  self.feature_config, self.numeric_means)
+  @property
+  def serving_user_model(self) -> tf.keras.Model:
+    """The user tower that is exported: with config.posthoc_tau, one more
+    coordinate (1) that scores the adjusted items' last one."""
+    if not self.config.posthoc_tau:
+      return self.built.served_user_model
+    return export.AdjustedUserModel(self.built.served_user_model)
 
-  def embed_examples(self, serialized: Sequence[bytes]) -> np.ndarray:
+  def item_embeddings(self, data: TrainingInputs, adjusted: bool = True):
+    """(ids, vectors) of every catalog item; with config.posthoc_tau and
+    `adjusted`, the vectors carry the adjustment's coordinate."""
+    ids, vectors = export.item_embeddings(
+        self.built.item_model, data.catalog_files, self.feature_config,
+        self.numeric_means)
+    if adjusted and self.config.posthoc_tau:
+      vectors = logit_adjustment.adjusted_items(
+          vectors, self.log_prior(ids), self.config.posthoc_tau,
+          self.config.temperature)
+    return ids, vectors
+
+  def log_prior(self, item_ids: np.ndarray) -> np.ndarray:
+    """log π of the given items from their train frequencies."""
+    return logit_adjustment.log_prior(np.array(
+        [self.item_frequencies.get(i, 0) for i in item_ids.astype(str)]))
+
+  def embed_examples(self, serialized: Sequence[bytes],
+                     adjusted: bool = True) -> np.ndarray:
     features = tf.io.parse_example(tf.constant(list(serialized)),
                                    self.user_spec())
-    return self.built.served_user_model(features, training=False).numpy()
+    users = self.built.served_user_model(features, training=False).numpy()
+    if adjusted and self.config.posthoc_tau:
+      users = logit_adjustment.adjusted_users(users)
+    return users
 
 
 class _EpochTimer(tf.keras.callbacks.Callback):
@@ -230,4 +258,4 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   return TrainedModel(built, config, feature_config, means, history,
                       timer.seconds, vocab,
                       best.best_epoch + 1 if best is not None and
-                      best.best_epoch is not None else None)
+                      best.best_epoch is not None else None, frequencies)
