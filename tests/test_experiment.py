@@ -106,8 +106,11 @@ def test_frontier_sweeps_knobs_and_rescores_without_retraining(
   for point in curves["cdn"]:
     assert len(point["test"]["tail"]["hr@50"]["seeds"]) == 2
     assert point["validation"]["overall"]["ndcg@50"]["mean"] >= 0
-  assert sorted(results["_frontier"]["cdn_against"]) == [
-      "cdn+posthoc", "two_tower", "two_tower+posthoc"]
+  against = results["_frontier"]["cdn_against"]
+  assert sorted(against) == ["cdn", "cdn+posthoc"]
+  for subject in against:
+    assert sorted(against[subject]) == ["two_tower", "two_tower+posthoc"]
+  assert "cdn+posthoc at 0 vs two_tower+posthoc" in stdout
   assert "most_popular" in results
   with open(os.path.join(out, "frontier.png"), "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"

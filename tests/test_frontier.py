@@ -70,7 +70,7 @@ def test_table_and_comparison_text():
   text = frontier.table(curves, 50)
   assert "cdn" in text and "k=5" in text and "26.00 ± 0.10" in text
   found = frontier.comparisons(curves, 50)
-  assert list(found) == ["two_tower"]
+  assert list(found) == ["cdn"] and list(found["cdn"]) == ["two_tower"]
   assert "gap +1.00" in frontier.comparison_text(found)
   assert "above" in frontier.comparison_text(found)
 

@@ -118,8 +118,9 @@ def _print_frontier(results, config, out: str) -> int:
                        {m: r for m, r in results.items()
                         if not m.startswith("_")}))
   if found["cdn_against"]:
-    print(f"\nCDN's points against each curve (tail HR@{config.eval_k} at "
-          f"the same head HR@{config.eval_k}; above/below: gap > 2 SE):")
+    print(f"\nCDN's points against each other method's curve (tail "
+          f"HR@{config.eval_k} at the same head HR@{config.eval_k}; "
+          f"above/below: gap > 2 SE):")
     print(frontier.comparison_text(found["cdn_against"]))
   print(f"\nwrote {os.path.join(out, 'results.json')} and "
         f"{os.path.join(out, 'frontier.png')}")

@@ -159,13 +159,17 @@ def compare(curve: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]],
   return out
 
 
-def comparisons(curves: Dict[str, List[Dict[str, Any]]], k: int,
-                subject: str = "cdn") -> Dict[str, List[Dict[str, Any]]]:
-  """`subject`'s curve against every other curve (compare)."""
-  if subject not in curves:
-    return {}
-  return {name: compare(curves[subject], curve, k)
-          for name, curve in curves.items() if name != subject}
+SUBJECT = "cdn"
+
+
+def comparisons(curves: Dict[str, List[Dict[str, Any]]], k: int
+                ) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
+  """{subject: {other: compare(...)}}: CDN's curves (`cdn`, `cdn+posthoc`)
+  each against every curve of another method."""
+  subjects = [n for n in curves if n.split("+")[0] == SUBJECT]
+  return {s: {name: compare(curves[s], curve, k)
+              for name, curve in curves.items() if name not in subjects}
+          for s in subjects}
 
 
 def table(curves: Dict[str, List[Dict[str, Any]]], k: int,
@@ -192,18 +196,26 @@ def table(curves: Dict[str, List[Dict[str, Any]]], k: int,
   return "\n".join(lines)
 
 
-def comparison_text(found: Dict[str, List[Dict[str, Any]]],
-                    subject: str = "cdn") -> str:
-  """Lines like `cdn gamma=5 vs two_tower: tail 19.56 vs 20.10 at head
-  47.59, gap -0.54 (SE 0.40): level`."""
+def comparison_text(found: Dict[str, Dict[str, List[Dict[str, Any]]]]
+                    ) -> str:
+  """Lines like `cdn at 5 vs two_tower: head 47.59, tail 19.56 vs 20.10,
+  gap -0.54 (SE 0.40): level`."""
   lines = []
-  for name, rows in found.items():
-    for r in rows:
-      where = f"{subject} at {r['value']:g} vs {name}: head {r['head']:.2f}"
-      if r["verdict"] == "outside":
-        lines.append(f"{where}, outside {name}'s head range")
-      else:
-        lines.append(f"{where}, tail {r['tail']:.2f} vs "
-                     f"{r['other_tail']:.2f}, gap {r['gap']:+.2f} (SE "
-                     f"{r['se']:.2f}): {r['verdict']}")
+  for subject, against in found.items():
+    for name, rows in against.items():
+      lines += _comparison_lines(subject, name, rows)
   return "\n".join(lines)
+
+
+def _comparison_lines(subject: str, name: str,
+                      rows: Sequence[Dict[str, Any]]) -> List[str]:
+  lines = []
+  for r in rows:
+    where = f"{subject} at {r['value']:g} vs {name}: head {r['head']:.2f}"
+    if r["verdict"] == "outside":
+      lines.append(f"{where}, outside {name}'s head range")
+    else:
+      lines.append(f"{where}, tail {r['tail']:.2f} vs "
+                   f"{r['other_tail']:.2f}, gap {r['gap']:+.2f} (SE "
+                   f"{r['se']:.2f}): {r['verdict']}")
+  return lines
