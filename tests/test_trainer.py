@@ -71,15 +71,21 @@ def _test_users(examples_uri, n=8):
 
 
 @pytest.mark.slow
-def test_saved_model_round_trip_in_a_fresh_process(trained, tiny_artifacts):
+def _query_in_a_fresh_process(serving_model_dir, tiny_artifacts):
+  """query_pushed_model.py's answers for the test users: embeddings and
+  top-K by features, by examples and for strangers."""
   requests, serialized = _test_users(tiny_artifacts["examples"].uri)
   project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   result = subprocess.run(
-      [sys.executable, _FRESH_PROCESS, trained.serving_model_dir,
+      [sys.executable, _FRESH_PROCESS, serving_model_dir,
        json.dumps(requests), json.dumps([s.hex() for s in serialized])],
       capture_output=True, text=True, cwd=project_root, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
-  out = json.loads(result.stdout.strip().splitlines()[-1])
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_saved_model_round_trip_in_a_fresh_process(trained, tiny_artifacts):
+  out = _query_in_a_fresh_process(trained.serving_model_dir, tiny_artifacts)
 
   ids, vectors = model_layout.read_item_embeddings(
       model_layout.embeddings_dir(trained.serving_model_dir))
@@ -243,14 +249,7 @@ def test_posthoc_tau_is_served_by_the_exported_model(trained, tiny_artifacts,
       item_stats_uri=trained.item_stats_uri,
       rebalanced_examples_uri=trained.rebalanced_examples_uri)
   trainer.run_fn(fn_args)
-  requests, serialized = _test_users(tiny_artifacts["examples"].uri)
-  project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run(
-      [sys.executable, _FRESH_PROCESS, fn_args.serving_model_dir,
-       json.dumps(requests), json.dumps([s.hex() for s in serialized])],
-      capture_output=True, text=True, cwd=project_root, check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
-  out = json.loads(result.stdout.strip().splitlines()[-1])
+  out = _query_in_a_fresh_process(fn_args.serving_model_dir, tiny_artifacts)
 
   users = np.asarray(out["embeddings"])
   np.testing.assert_allclose(users[:, -1], 1.0)
