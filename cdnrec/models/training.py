@@ -74,11 +74,17 @@ class TrainedModel:
     ids, vectors = export.item_embeddings(
         self.built.item_model, data.catalog_files, self.feature_config,
         self.numeric_means)
-    if adjusted and self.config.posthoc_tau:
-      vectors = logit_adjustment.adjusted_items(
-          vectors, self.log_prior(ids), self.config.posthoc_tau,
-          self.config.temperature)
-    return ids, vectors
+    return ids, (self.adjusted_items(ids, vectors) if adjusted else vectors)
+
+  def adjusted_items(self, item_ids: np.ndarray, vectors: np.ndarray,
+                     tau: Optional[float] = None) -> np.ndarray:
+    """Raw item vectors with post-hoc adjustment at τ (default
+    config.posthoc_tau; 0 leaves them as they are)."""
+    tau = self.config.posthoc_tau if tau is None else tau
+    if not tau:
+      return vectors
+    return logit_adjustment.adjusted_items(
+        vectors, self.log_prior(item_ids), tau, self.config.temperature)
 
   def log_prior(self, item_ids: np.ndarray) -> np.ndarray:
     """log π of the given items from their train frequencies."""
