@@ -5,6 +5,7 @@ import pytest
 
 from cdnrec.core.errors import ConfigError
 from cdnrec.experiment import frontier
+from cdnrec.experiment import methods
 from cdnrec.experiment.config import ExperimentConfig
 
 
@@ -73,6 +74,33 @@ def test_table_and_comparison_text():
   assert list(found) == ["cdn"] and list(found["cdn"]) == ["two_tower"]
   assert "gap +1.00" in frontier.comparison_text(found)
   assert "above" in frontier.comparison_text(found)
+
+
+def test_both_readings_of_cdn_are_compared_with_each_other_and_the_rest():
+  curves = {"cdn_drawn": [_point(5, 45.0, 26.0)],
+            "cdn_thinned": [_point(5, 45.0, 24.0)],
+            "cdn_thinned+posthoc": [_point(0.1, 44.0, 27.0)],
+            "two_tower": OTHER}
+  found = frontier.comparisons(curves, 50)
+  assert sorted(found["cdn_thinned"]) == ["cdn_drawn", "two_tower"]
+  assert sorted(found["cdn_drawn"]) == ["cdn_thinned", "cdn_thinned+posthoc",
+                                        "two_tower"]
+  assert "two_tower" not in found
+  (row,) = found["cdn_thinned"]["cdn_drawn"]
+  assert row["gap"] == pytest.approx(-2.0)
+
+
+def test_the_readings_of_cdn_are_methods_of_their_own():
+  drawn = methods.settings("cdn_drawn")
+  thinned = methods.settings("cdn_thinned")
+  assert methods.model("cdn_thinned") == methods.model("cdn_drawn") == "cdn"
+  assert (drawn["regularizer_batch"], drawn["cdn_loss"]) == ("drawn", "joint")
+  assert (thinned["regularizer_batch"], thinned["cdn_loss"]) == (
+      "thinned", "separate")
+  ExperimentConfig(data_dir="d", out_dir="o", frontier=True,
+                   methods=("cdn_drawn", "cdn_thinned"),
+                   sweeps={"cdn_thinned": (2.1, 5.0)},
+                   posthoc=("cdn_thinned",)).validate()
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -83,8 +83,8 @@ class ExperimentConfig:
     # Names and types of the overrides, before any training.
     neural = [m for m in self.methods if m not in methods_lib.BASELINES]
     config_lib.TrainConfig.from_dict(
-        {**self.overrides,
-         "model": self.overrides.get("model", (neural or ["two_tower"])[0])})
+        {**methods_lib.settings((neural or ["two_tower"])[0]),
+         **self.overrides})
 
   def _validate_frontier(self) -> None:
     neural = [m for m in self.methods if m not in methods_lib.BASELINES]

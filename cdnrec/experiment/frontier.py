@@ -159,16 +159,18 @@ def compare(curve: Sequence[Dict[str, Any]], other: Sequence[Dict[str, Any]],
   return out
 
 
-SUBJECT = "cdn"
+SUBJECT = "cdn"  # the model whose curves are compared with every other
 
 
 def comparisons(curves: Dict[str, List[Dict[str, Any]]], k: int
                 ) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
-  """{subject: {other: compare(...)}}: CDN's curves (`cdn`, `cdn+posthoc`)
-  each against every curve of another method."""
-  subjects = [n for n in curves if n.split("+")[0] == SUBJECT]
+  """{subject: {other: compare(...)}}: CDN's curves (`cdn`, `cdn+posthoc`,
+  `cdn_thinned`, ...) each against every curve of another method (so
+  `cdn_thinned` against `cdn`, but not `cdn` against `cdn+posthoc`)."""
+  method = lambda name: name.split("+")[0]
+  subjects = [n for n in curves if methods_lib.model(method(n)) == SUBJECT]
   return {s: {name: compare(curves[s], curve, k)
-              for name, curve in curves.items() if name not in subjects}
+              for name, curve in curves.items() if method(name) != method(s)}
           for s in subjects}
 
 

@@ -15,6 +15,12 @@ from cdnrec.models import search_space
 # name -> fixed settings on top of the shared backbone.
 METHODS: Dict[str, Dict[str, Any]] = {
     name: {"model": name} for name in config_lib.MODELS}
+# CDN under each reading of its Ω_r batch, named so that one experiment
+# compares them (`cdn` itself is the pipeline's default reading).
+METHODS["cdn_drawn"] = {"model": "cdn", "regularizer_batch": "drawn",
+                        "cdn_loss": "joint"}
+METHODS["cdn_thinned"] = {"model": "cdn", "regularizer_batch": "thinned",
+                          "cdn_loss": "separate"}
 # Non-neural baselines (baselines.py): no backbone, no epochs, no seeds.
 BASELINES = ("most_popular", "ease")
 
@@ -58,6 +64,8 @@ KNOBS: Dict[str, Knob] = {
     # above 1 over-corrects towards head items.
     "two_tower": Knob("sampling_correction_strength", (0.0, 0.5, 1.0, 1.5)),
     "cdn": Knob("gamma", (1.5, 2.1, 3.0, 5.0, 10.0, 30.0)),
+    "cdn_drawn": Knob("gamma", (1.5, 2.1, 3.0, 5.0, 10.0, 30.0)),
+    "cdn_thinned": Knob("gamma", (1.5, 2.1, 3.0, 5.0, 10.0, 30.0)),
     # LogQ's w·log π_j on top of the correction: with π = q it is the
     # two-tower at strength 1 − w, so w > 1 continues that curve to the tail.
     "logq": Knob("logq_weight", (1.0, 1.5, 2.0)),
@@ -67,6 +75,12 @@ KNOBS: Dict[str, Knob] = {
 # τ of post-hoc logit adjustment (core/logit_adjustment.py): one trained
 # model, re-scored at each.
 POSTHOC_TAUS: Tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def model(method: str) -> str:
+  """The model a method trains (`cdn_thinned` trains `cdn`); a baseline's
+  own name."""
+  return method if method in BASELINES else settings(method)["model"]
 
 
 def knob(method: str) -> Knob:
