@@ -185,3 +185,31 @@ def test_statistics_sample_holds_whole_users_about_the_budget(tmp_path):
   assert 300 <= n <= 900
   assert sample.get_int_custom_property("sampled_examples") == n
   assert sample.get_int_custom_property("examples") == 3000
+
+
+def test_bad_rows_are_summarized_in_bounded_memory():
+  # Many bad rows, in any order and split across workers: the count is
+  # exact, the shown ones are the first in file order, and no accumulator
+  # holds more than the error shows.
+  import json
+  from cdnrec.components.example_gen import executor
+  from cdnrec.data import atomic_columns
+  from cdnrec.data import readers
+  shown = readers.base.SHOWN_BAD_ROWS
+  rows = [atomic_columns.BadRow("a.csv", line,
+                                "duplicate interaction" if line % 3 == 0
+                                else "rating: expected a number")
+          for line in range(100, 0, -1)]
+  fn = executor._BadRowSummary()
+  parts = []
+  for start in range(0, len(rows), 30):
+    acc = fn.create_accumulator()
+    for row in rows[start:start + 30]:
+      acc = fn.add_input(acc, row)
+      assert len(acc[2]) <= shown
+    parts.append(acc)
+  summary = json.loads(fn.extract_output(fn.merge_accumulators(parts)))
+  assert summary["count"] == 100
+  assert summary["duplicates"] == 33
+  assert summary["first"] == [str(atomic_columns.BadRow(
+      "a.csv", line, rows[100 - line].reason)) for line in range(1, shown + 1)]

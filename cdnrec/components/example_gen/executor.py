@@ -378,12 +378,32 @@ def _write_catalog(index: ItemIndex, path: str) -> int:
   return example_bytes.write_examples(path, [index.entries])
 
 
-def _bad_rows_json(bad_rows: List[atomic_columns.BadRow]) -> str:
-  ordered = sorted(bad_rows, key=lambda b: (b.path, b.line))
-  return json.dumps({"count": len(ordered),
-                     "first": [str(b) for b in ordered[:readers.base.SHOWN_BAD_ROWS]],
-                     "duplicates": sum("duplicate interaction" in b.reason
-                                       for b in ordered)})
+class _BadRowSummary(beam.CombineFn):
+  """Bad rows -> their count, how many are duplicates, and the first
+  readers.base.SHOWN_BAD_ROWS in file order: memory bounded by what the
+  error shows however many rows are bad (a combiner, so workers summarize
+  their own rows before anything is shuffled)."""
+
+  def create_accumulator(self):
+    return 0, 0, []
+
+  def add_input(self, acc, bad: atomic_columns.BadRow):
+    return self.merge_accumulators([acc, (
+        1, int("duplicate interaction" in bad.reason), [bad])])
+
+  def merge_accumulators(self, accs):
+    count = duplicates = 0
+    first: List[atomic_columns.BadRow] = []
+    for n, d, rows in accs:
+      count, duplicates = count + n, duplicates + d
+      first = sorted(first + list(rows), key=lambda b: (b.path, b.line))[
+          :readers.base.SHOWN_BAD_ROWS]
+    return count, duplicates, first
+
+  def extract_output(self, acc) -> str:
+    count, duplicates, first = acc
+    return json.dumps({"count": count, "first": [str(b) for b in first],
+                       "duplicates": duplicates})
 
 
 def _side_files(reader, log: interaction_logs.InteractionLog, data_dir: str,
@@ -522,8 +542,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           _write_catalog, os.path.join(catalog.uri, artifacts.CATALOG_FILE))
       _ = (bad_parts
            | "AllBadRows" >> beam.Flatten()
-           | "ListBadRows" >> beam.combiners.ToList()
-           | "BadRowsJson" >> beam.Map(_bad_rows_json)
+           | "SummarizeBadRows" >> beam.CombineGlobally(_BadRowSummary())
            | "WriteBadRows" >> beam.io.WriteToText(
                os.path.join(catalog.uri, BAD_ROWS_FILE), num_shards=1,
                shard_name_template=""))
