@@ -7,6 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.io import filesystem
+from apache_beam.io import localfilesystem
 
 from cdnrec.data import interaction_logs as logs
 from cdnrec.data import readers
@@ -68,6 +70,53 @@ def test_shards_keep_their_file_in_the_position(tmp_path):
   assert len(rows) == 60
   assert rows[29][3] == 31 and rows[30][3] == (1 << logs.FILE_SHIFT) + 2
   assert log.describe_position(rows[30][3]) == (paths[1], 2)
+
+
+class _ObjectStore(localfilesystem.LocalFileSystem):
+  """Local files under an `objstore://` scheme, with an object store's
+  semantics: a folder is a prefix and not an object (exists() is false)."""
+  PREFIX = "objstore://"
+
+  @classmethod
+  def scheme(cls):
+    return "objstore"
+
+  def _local(self, path):
+    return path[len(self.PREFIX):]
+
+  def exists(self, path):
+    if not path.startswith(self.PREFIX):  # LocalFileSystem.match's own calls
+      return os.path.exists(path)
+    return os.path.isfile(self._local(path))
+
+  def match(self, patterns, limits=None):
+    found = super().match([self._local(p) for p in patterns], limits)
+    return [filesystem.MatchResult(pattern, [filesystem.FileMetadata(
+        self.PREFIX + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                                             for m in r.metadata_list])
+            for pattern, r in zip(patterns, found)]
+
+  def open(self, path, *args, **kwargs):
+    return super().open(self._local(path), *args, **kwargs)
+
+
+def test_a_remote_folder_is_its_objects(tmp_path):
+  folder = tmp_path / "shards"
+  _write(str(folder / "part-0.csv"), CSV[:31])
+  _write(str(folder / "part-1.csv"), CSV[:1] + CSV[31:])
+  _write(str(folder / "_SUCCESS"), [])
+  remote = _ObjectStore.PREFIX + str(folder)
+  paths = logs.expand(remote)
+  assert paths == (remote + "/part-0.csv", remote + "/part-1.csv")
+  assert logs.expand(remote + "/part-1.csv") == (remote + "/part-1.csv",)
+  assert logs.expand(remote + "/part-*.csv") == paths
+  log = logs.InteractionLog("log", paths, logs.TEXT, user="user",
+                            item="item", timestamp="ts")
+  _, rows, bad = _read_all(log, range_bytes=100)
+  assert len(rows) == 60 and not bad
+  with pytest.raises(readers.DataFormatError,
+                     match=r"objstore://.*/elsewhere: no files"):
+    logs.expand(_ObjectStore.PREFIX + str(tmp_path / "elsewhere"))
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e23", "-5", "",

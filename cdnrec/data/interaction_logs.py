@@ -180,21 +180,43 @@ def expand(pattern: str) -> Tuple[str, ...]:
   """A file, a folder (its files, hidden ones aside) or a glob, as a sorted
   tuple of files; local or remote (Beam's filesystems)."""
   fs = filesystems.FileSystems
-  if fs.exists(pattern) and not _is_directory(pattern):
-    return (pattern,)
-  if _is_directory(pattern):
+  given = pattern
+  if _is_local_directory(pattern):
     pattern = fs.join(pattern, "*")
+  elif not _has_wildcard(pattern):
+    if fs.exists(pattern) and (_is_local(pattern) or
+                               not _is_remote_folder(pattern)):
+      return (pattern,)
+    if not _is_local(pattern):
+      # An object store has no folders, only prefixes: gs://b/logs names
+      # the objects under gs://b/logs/.
+      pattern = fs.join(pattern, "*")
   found = sorted(m.path for m in fs.match([pattern])[0].metadata_list)
   found = tuple(p for p in found if not _basename(p).startswith((".", "_")))
   if not found:
-    raise DataFormatError(f"{pattern}: no files; expected the interaction "
+    raise DataFormatError(f"{given}: no files; expected the interaction "
                           "log there (a file, a folder of shards or a glob)")
   return found
 
 
-def _is_directory(path: str) -> bool:
+def _is_local(path: str) -> bool:
+  return "://" not in path
+
+
+def _is_local_directory(path: str) -> bool:
   import os
-  return "://" not in path and os.path.isdir(path)
+  return _is_local(path) and os.path.isdir(path)
+
+
+def _has_wildcard(path: str) -> bool:
+  return any(c in path for c in "*?[")
+
+
+def _is_remote_folder(path: str) -> bool:
+  """Whether objects lie under path/ (some stores keep a folder's
+  placeholder object, which exists() reports)."""
+  fs = filesystems.FileSystems
+  return bool(fs.match([fs.join(path, "*")], [1])[0].metadata_list)
 
 
 def _basename(path: str) -> str:
