@@ -28,8 +28,15 @@ def test_keep_probability_reproduces_the_rebalanced_counts():
 
 def test_thinned_needs_the_separate_loss():
   with pytest.raises(ValueError, match="needs cdn_loss='separate'"):
-    config_lib.TrainConfig.from_dict({"model": "cdn",
+    config_lib.TrainConfig.from_dict({"model": "cdn", "cdn_loss": "joint",
                                       "regularizer_batch": "thinned"})
+  # "auto" follows the reading: one setting switches both.
+  thinned = config_lib.TrainConfig.from_dict(
+      {"model": "cdn", "regularizer_batch": "thinned"})
+  drawn = config_lib.TrainConfig.from_dict(
+      {"model": "cdn", "regularizer_batch": "drawn"})
+  assert thinned.resolved_cdn_loss == "separate"
+  assert drawn.resolved_cdn_loss == "joint"
   with pytest.raises(ValueError, match="regularizer_batch must be"):
     config_lib.TrainConfig.from_dict({"model": "cdn",
                                       "regularizer_batch": "half"})

@@ -18,7 +18,7 @@ BILATERAL_MODELS = ("udn", "bbn", "bdn", "cdn", "experts_balanced",
                     "experts_headtail")
 MODELS = SINGLE_USER_MODELS + BILATERAL_MODELS
 ALPHA_UNITS = ("epoch", "step")
-CDN_LOSSES = ("joint", "separate")
+CDN_LOSSES = ("auto", "joint", "separate")
 REGULARIZER_BATCHES = ("drawn", "thinned")
 SPARSE_UPDATES = ("auto", "lazy", "dense")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
@@ -64,7 +64,9 @@ class TrainConfig:
       gate mixes them (modules/expert_item_tower.py says why).
     gamma: the γ-adapter's regularizer rate, > 1.
     alpha_unit: "epoch" (Algorithm 1) or "step": what t counts in α_t.
-    cdn_loss: "joint" (Algorithm 1) or "separate"; see cdn.py.
+    cdn_loss: "joint" (Algorithm 1) or "separate"; see cdn.py. "auto"
+      (default): "separate" for the thinned Ω_r batch, which needs it,
+      "joint" for the drawn one (`resolved_cdn_loss`).
     regularizer_batch: where a bilateral model's Ω_r examples come from:
       "drawn" (Algorithm 1: each step reads a second batch of batch_size
       examples from Ω_r) or "thinned" (each step keeps the Ω_m batch's
@@ -127,7 +129,7 @@ class TrainConfig:
   normalize_experts: bool = False
   gamma: float = 5.0
   alpha_unit: str = "epoch"
-  cdn_loss: str = "joint"
+  cdn_loss: str = "auto"
   regularizer_batch: str = "drawn"
   logq_weight: float = 1.0
   posthoc_tau: float = 0.0
@@ -138,6 +140,13 @@ class TrainConfig:
   early_stopping_patience: int = 0
   sparse_updates: str = "auto"
   distribution: str = "default"
+
+  @property
+  def resolved_cdn_loss(self) -> str:
+    """cdn_loss with "auto" decided by the Ω_r batch's reading."""
+    if self.cdn_loss != "auto":
+      return self.cdn_loss
+    return "separate" if self.regularizer_batch == "thinned" else "joint"
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
@@ -178,7 +187,7 @@ class TrainConfig:
       raise ConfigError(f"alpha_unit must be 'epoch' or 'step', got "
                        f"{self.alpha_unit!r}")
     if self.cdn_loss not in CDN_LOSSES:
-      raise ConfigError(f"cdn_loss must be 'joint' or 'separate', got "
+      raise ConfigError(f"cdn_loss must be one of {list(CDN_LOSSES)}, got "
                        f"{self.cdn_loss!r}")
     if self.sparse_updates not in SPARSE_UPDATES:
       raise ConfigError(f"sparse_updates must be one of {list(SPARSE_UPDATES)},"
@@ -186,7 +195,7 @@ class TrainConfig:
     if self.regularizer_batch not in REGULARIZER_BATCHES:
       raise ConfigError(f"regularizer_batch must be 'drawn' or 'thinned', got "
                        f"{self.regularizer_batch!r}")
-    if self.regularizer_batch == "thinned" and self.cdn_loss != "separate":
+    if self.regularizer_batch == "thinned" and self.cdn_loss == "joint":
       # Thinning keeps a varying subset of the batch: there is no b-th
       # regularizer example for every b-th main one to pair with.
       raise ConfigError("regularizer_batch='thinned' needs "

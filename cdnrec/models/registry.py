@@ -156,7 +156,8 @@ def build(config: config_lib.TrainConfig, feature_config: F.FeatureConfig,
   model = cdn_model.CdnModel(
       user, item, temperature=config.temperature, gamma=config.gamma,
       steps_per_epoch=steps_per_epoch, epochs=config.epochs,
-      alpha_unit=config.alpha_unit, loss=config.cdn_loss, q_main=q_main,
+      alpha_unit=config.alpha_unit, loss=config.resolved_cdn_loss,
+      q_main=q_main,
       q_regularizer=q_reg, schedule=_SCHEDULES.get(config.model, adapter.GAMMA),
       constant_alpha=config.bdn_alpha, keep_probability=keep, seed=config.seed,
       distinct_items=config.distinct_items)
