@@ -73,7 +73,8 @@ def _features_and_vocabularies(tiny_artifacts):
 def _tiny_cdn(tiny_artifacts):
   feature_config, vocab = _features_and_vocabularies(tiny_artifacts)
   config = config_lib.TrainConfig(model="cdn", num_memorization_experts=2,
-                                  num_generalization_experts=3)
+                                  num_generalization_experts=3,
+                                  regularizer_batch="drawn")
   built = registry.build(config, feature_config, vocab, {"i1": 10}, 5)
   return built, feature_config
 
@@ -147,7 +148,7 @@ def test_memorization_experts_can_be_sized_apart(tiny_artifacts):
   feature_config, vocab = _features_and_vocabularies(tiny_artifacts)
   config = config_lib.TrainConfig.from_dict(
       {"model": "cdn", "expert_layers": [32, 16],
-       "memorization_expert_layers": [16]})
+       "memorization_expert_layers": [16], "regularizer_batch": "drawn"})
   item = registry.build(config, feature_config, vocab, {"i1": 10}, 5).item_model
   item({"item_id": tf.constant(["i1"]), **{
       f.name: (tf.ragged.constant([["x"]]) if f.kind ==
@@ -169,7 +170,7 @@ def test_normalized_experts_leave_the_mix_to_the_gate(tiny_batch,
   # Scaling an expert's output changes the mixed embedding only when the
   # experts are not normalized: then the expert, not the gate, sets its share.
   feature_config, vocab, batch = tiny_batch(32)
-  config = config_lib.TrainConfig(model="cdn",
+  config = config_lib.TrainConfig(model="cdn", regularizer_batch="drawn",
                                   normalize_experts=normalize_experts)
   item = registry.build(config, feature_config, vocab, {"i1": 10}, 5
                         ).item_model

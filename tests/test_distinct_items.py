@@ -21,7 +21,8 @@ def test_rows_get_their_items_embedding_and_gradient(tiny_batch, model):
   feature_config, vocab, batch = tiny_batch(256)
   assert _distinct_count(batch) < 256  # the batch repeats items
   # No dropout: rows of one item share a mask only with distinct items.
-  built = registry.build(config_lib.TrainConfig(model=model, dropout=0.0),
+  built = registry.build(config_lib.TrainConfig(model=model, dropout=0.0,
+                                                regularizer_batch="drawn"),
                          feature_config, vocab, {}, 10)
   tower = built.item_model
   weights = tf.random.stateless_normal([256, 64], seed=[1, 2])
@@ -41,7 +42,7 @@ def test_rows_get_their_items_embedding_and_gradient(tiny_batch, model):
 def _loss_and_gradients(model, feature_config, vocab, features, distinct):
   tf.keras.utils.set_random_seed(3)  # the same initial weights both times
   config = config_lib.TrainConfig(model=model, distinct_items=distinct,
-                                  dropout=0.0)
+                                  dropout=0.0, regularizer_batch="drawn")
   built = registry.build(config, feature_config, vocab, {}, 10)
   built.model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
   with tf.GradientTape() as tape:

@@ -31,7 +31,8 @@ def test_method_builds_and_scores_a_batch(tiny_artifacts, tiny_batch, model):
   # Bilateral models read the step (α_t) off the optimizer.
   built.model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
   features = ({cdn.MAIN: batch, cdn.REGULARIZER: batch}
-              if model in config_lib.BILATERAL_MODELS else batch)
+              if model in config_lib.BILATERAL_MODELS and
+              not registry.thins_rebalanced(config) else batch)
   loss = built.model.compute_loss(features, training=True)
   assert loss.shape == () and np.isfinite(loss.numpy())
   user = built.served_user_model(batch, training=False)
@@ -83,7 +84,8 @@ def _loss(tiny_artifacts, tiny_batch, **settings):
                          rebalance_cap=3)
   built.model.compile(optimizer=tf.keras.optimizers.Adam(0.001))
   features = ({cdn.MAIN: batch, cdn.REGULARIZER: batch}
-              if config.model in config_lib.BILATERAL_MODELS else batch)
+              if config.model in config_lib.BILATERAL_MODELS and
+              not registry.thins_rebalanced(config) else batch)
   return float(built.model.compute_loss(features, training=True))
 
 

@@ -37,6 +37,21 @@ def test_thinned_needs_the_separate_loss():
       {"model": "cdn", "regularizer_batch": "drawn"})
   assert thinned.resolved_cdn_loss == "separate"
   assert drawn.resolved_cdn_loss == "joint"
+
+
+def test_cdn_thins_by_default_and_algorithm_1_is_one_setting_away():
+  resolved = lambda **kw: (
+      lambda c: (c.resolved_regularizer_batch, c.resolved_cdn_loss))(
+          config_lib.TrainConfig.from_dict(kw))
+  assert resolved(model="cdn") == ("thinned", "separate")
+  assert resolved(model="cdn", regularizer_batch="drawn") == ("drawn",
+                                                             "joint")
+  assert resolved(model="cdn", cdn_loss="joint") == ("drawn", "joint")
+  assert resolved(model="cdn", cdn_loss="separate") == ("thinned",
+                                                       "separate")
+  # The other bilateral models keep their papers' second batch.
+  assert resolved(model="bbn") == ("drawn", "joint")
+  assert resolved(model="bdn", cdn_loss="separate") == ("drawn", "separate")
   with pytest.raises(ValueError, match="regularizer_batch must be"):
     config_lib.TrainConfig.from_dict({"model": "cdn",
                                       "regularizer_batch": "half"})

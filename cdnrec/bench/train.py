@@ -110,9 +110,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument(
       "--variant", action="append", default=[], metavar="NAME=JSON",
       help='a CDN configuration beside the two-tower, e.g. '
-           '\'thinned={"regularizer_batch": "thinned", "cdn_loss": '
-           '"separate"}\' (or another model\'s, with "model"); '
-           'repeatable (default: one, "cdn")')
+           '\'drawn={"regularizer_batch": "drawn"}\' (Algorithm 1\'s '
+           'Ω_r batch; or another model\'s, with "model"); repeatable '
+           '(default: one, "cdn")')
 
 
 def main(argv=None) -> int:

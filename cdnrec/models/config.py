@@ -19,7 +19,7 @@ BILATERAL_MODELS = ("udn", "bbn", "bdn", "cdn", "experts_balanced",
 MODELS = SINGLE_USER_MODELS + BILATERAL_MODELS
 ALPHA_UNITS = ("epoch", "step")
 CDN_LOSSES = ("auto", "joint", "separate")
-REGULARIZER_BATCHES = ("drawn", "thinned")
+REGULARIZER_BATCHES = ("auto", "drawn", "thinned")
 SPARSE_UPDATES = ("auto", "lazy", "dense")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
 TWO_STAGE_MODELS = ("ndp",)  # Ω_m, then Ω_r (registry.py)
@@ -68,10 +68,13 @@ class TrainConfig:
       (default): "separate" for the thinned Ω_r batch, which needs it,
       "joint" for the drawn one (`resolved_cdn_loss`).
     regularizer_batch: where a bilateral model's Ω_r examples come from:
-      "drawn" (Algorithm 1: each step reads a second batch of batch_size
-      examples from Ω_r) or "thinned" (each step keeps the Ω_m batch's
-      examples with probability min(1, cap / n_i), which is a sample of
-      Ω_r whose towers are already computed; needs cdn_loss="separate").
+      "thinned" (each step keeps the Ω_m batch's examples with probability
+      min(1, cap / n_i), which is a sample of Ω_r whose towers are already
+      computed; needs the separate loss) or "drawn" (Algorithm 1: each
+      step reads a second batch of batch_size examples from Ω_r). "auto"
+      (default, `resolved_regularizer_batch`): thinned for CDN, drawn for
+      the other bilateral models (their papers' second batch) and
+      whenever cdn_loss="joint" asks for Algorithm 1.
     logq_weight: w of the LogQ baseline's logit adjustment.
     posthoc_tau: τ of post-hoc logit adjustment in the exported model and
       its evaluation: every item's score is lowered by τ·log π_i (its
@@ -130,7 +133,10 @@ class TrainConfig:
   gamma: float = 5.0
   alpha_unit: str = "epoch"
   cdn_loss: str = "auto"
-  regularizer_batch: str = "drawn"
+  # CDN's thinned batch: as accurate as Algorithm 1's drawn one within the
+  # seeds' noise at about two thirds of its training cost
+  # (docs/results.md); regularizer_batch="drawn" is Algorithm 1's reading.
+  regularizer_batch: str = "auto"
   logq_weight: float = 1.0
   posthoc_tau: float = 0.0
   class_balance_beta: float = 0.999
@@ -146,7 +152,16 @@ class TrainConfig:
     """cdn_loss with "auto" decided by the Ω_r batch's reading."""
     if self.cdn_loss != "auto":
       return self.cdn_loss
-    return "separate" if self.regularizer_batch == "thinned" else "joint"
+    return ("separate" if self.resolved_regularizer_batch == "thinned"
+            else "joint")
+
+  @property
+  def resolved_regularizer_batch(self) -> str:
+    """regularizer_batch with "auto" decided (see the attribute)."""
+    if self.regularizer_batch != "auto":
+      return self.regularizer_batch
+    return ("thinned" if self.model == "cdn" and self.cdn_loss != "joint"
+            else "drawn")
 
   @classmethod
   def from_dict(cls, values: Optional[Mapping[str, Any]]) -> "TrainConfig":
@@ -193,8 +208,9 @@ class TrainConfig:
       raise ConfigError(f"sparse_updates must be one of {list(SPARSE_UPDATES)},"
                         f" got {self.sparse_updates!r}")
     if self.regularizer_batch not in REGULARIZER_BATCHES:
-      raise ConfigError(f"regularizer_batch must be 'drawn' or 'thinned', got "
-                       f"{self.regularizer_batch!r}")
+      raise ConfigError(f"regularizer_batch must be one of "
+                        f"{list(REGULARIZER_BATCHES)}, got "
+                        f"{self.regularizer_batch!r}")
     if self.regularizer_batch == "thinned" and self.cdn_loss == "joint":
       # Thinning keeps a varying subset of the batch: there is no b-th
       # regularizer example for every b-th main one to pair with.

@@ -42,7 +42,7 @@ def thins_rebalanced(config: config_lib.TrainConfig) -> bool:
   """Whether a bilateral model samples Ω_r from its Ω_m batches
   (regularizer_batch="thinned") instead of reading the Ω_r files."""
   return (config.model in BILATERAL and
-          config.regularizer_batch == "thinned")
+          config.resolved_regularizer_batch == "thinned")
 
 
 def reads_rebalanced(config: config_lib.TrainConfig) -> bool:
