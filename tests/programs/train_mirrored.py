@@ -25,7 +25,9 @@ def main() -> None:
       config = config_lib.TrainConfig.from_dict(
           {"model": model, "epochs": 2, "batch_size": 128, "seed": 3,
            "distribution": distribution,
-           "dropout": 0.0})  # replicas draw their own dropout masks
+           # Replicas draw their own dropout and thinning masks; the
+           # thinned batch over replicas is test_distribute's other test.
+           "dropout": 0.0, "regularizer_batch": "drawn"})
       trained = training.fit(data, config, verbose=0)
       ids, vectors = trained.item_embeddings(data)
       replicas = trained.built.model.distribute_strategy.num_replicas_in_sync
