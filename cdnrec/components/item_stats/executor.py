@@ -43,6 +43,7 @@ _BATCH = 1 << 16
 # Head items are spread over this many buckets for the top-cap combiner.
 _HEAD_BUCKETS = 64
 _CANDIDATES = "candidates"
+_PENDING_CANDIDATES = 4 * _BATCH
 
 
 def _batches(path: str, names: Tuple[str, ...]
@@ -171,8 +172,22 @@ class _Candidates:
   """Head examples competing for their item's cap places in Ω_r."""
   item: np.ndarray
   keys: np.ndarray        # (n, 4) uint64, compared row-wise
-  records: List[bytes]
+  records: np.ndarray     # serialized examples, dtype object
   cap: int
+
+  def __len__(self) -> int:
+    return len(self.item)
+
+  def take(self, at: np.ndarray) -> "_Candidates":
+    return _Candidates(self.item[at], self.keys[at], self.records[at],
+                       self.cap)
+
+
+def _concat(parts: List[_Candidates]) -> _Candidates:
+  return _Candidates(np.concatenate([c.item for c in parts]),
+                     np.concatenate([c.keys for c in parts]),
+                     np.concatenate([c.records for c in parts]),
+                     parts[0].cap)
 
 
 def _smallest_per_item(c: _Candidates) -> _Candidates:
@@ -187,9 +202,7 @@ def _smallest_per_item(c: _Candidates) -> _Candidates:
   starts = np.flatnonzero(np.diff(item, prepend=-1))
   rank = np.arange(len(item)) - np.repeat(starts, np.diff(
       np.append(starts, len(item))))
-  keep = order[rank < c.cap]
-  return _Candidates(c.item[keep], c.keys[keep],
-                     [c.records[k] for k in keep.tolist()], c.cap)
+  return c.take(order[rank < c.cap])
 
 
 class _KeepSmallestKeys(beam.CombineFn):
@@ -205,10 +218,7 @@ class _KeepSmallestKeys(beam.CombineFn):
     accs = [a for a in accs if a is not None]
     if not accs:
       return None
-    return _smallest_per_item(_Candidates(
-        np.concatenate([a.item for a in accs]),
-        np.concatenate([a.keys for a in accs]),
-        [r for a in accs for r in a.records], accs[0].cap))
+    return _smallest_per_item(_concat(accs)) if len(accs) > 1 else accs[0]
 
   def extract_output(self, acc):
     return acc
@@ -226,33 +236,42 @@ class _Rebalance(beam.DoFn):
     import tensorflow as tf
     number, path = indexed_path
     capped = table.capped
-    kept: List[bytes] = []
-    candidates: List[_Candidates] = []
+    kept: List[np.ndarray] = []
+    # Candidates are reduced to cap per item when twice as many are pending
+    # as the last reduction left (at least _PENDING_CANDIDATES): few, large
+    # selections, and memory bounded by the capped items' cap places,
+    # whatever the file's size.
+    pending: List[_Candidates] = []
+    pending_size, reduced_size = 0, _PENDING_CANDIDATES // 2
     for serialized, batch in _batches(path, (F.ITEM_INDEX, F.USER_ID,
                                              F.ITEM_ID)):
       records = serialized.numpy()
       item = batch[F.ITEM_INDEX]
       sampled = capped[item]
-      kept.extend(records[~sampled].tolist())
+      kept.append(records[~sampled])
       at = np.flatnonzero(sampled)
       if len(at):
-        candidates.append(_smallest_per_item(_Candidates(
+        pending.append(_Candidates(
             item[at], stats.sample_keys(self._seed,
                                         batch[F.USER_ID][at].tolist(),
                                         batch[F.ITEM_ID][at].tolist()),
-            records[at].tolist(), table.cap)))
+            records[at], table.cap))
+        pending_size += len(at)
+      if pending_size > 2 * reduced_size:
+        pending = [_smallest_per_item(_concat(pending))]
+        pending_size = len(pending[0])
+        reduced_size = max(reduced_size, pending_size)
     tf.io.gfile.makedirs(self._out_dir)
     written = example_bytes.write_tfrecords(
-        _shard(self._out_dir, f"{number:05d}"), kept)
+        _shard(self._out_dir, f"{number:05d}"),
+        np.concatenate(kept).tolist() if kept else [])
     yield written
-    if candidates:
-      merged = _KeepSmallestKeys().merge_accumulators(candidates)
+    if pending:
+      merged = _smallest_per_item(_concat(pending))
       bucket = merged.item % _HEAD_BUCKETS
       for b in np.unique(bucket).tolist():
-        at = np.flatnonzero(bucket == b)
-        yield beam.pvalue.TaggedOutput(_CANDIDATES, (b, _Candidates(
-            merged.item[at], merged.keys[at],
-            [merged.records[k] for k in at.tolist()], merged.cap)))
+        yield beam.pvalue.TaggedOutput(
+            _CANDIDATES, (b, merged.take(np.flatnonzero(bucket == b))))
 
 
 def _write_selected(kv, out_dir: str) -> int:
@@ -260,7 +279,7 @@ def _write_selected(kv, out_dir: str) -> int:
   bucket, selected = kv
   tf.io.gfile.makedirs(out_dir)
   return example_bytes.write_tfrecords(_shard(out_dir, f"head-{bucket:03d}"),
-                                       selected.records)
+                                       selected.records.tolist())
 
 
 def _held_out_items(path: str) -> np.ndarray:
