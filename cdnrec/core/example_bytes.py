@@ -197,13 +197,8 @@ def bytes_entry(key: str, values: Iterable[bytes]) -> List[bytes]:
 _MASK_DELTA = 0xA282EAD8
 
 
-def _mask(crc: int) -> int:
-  """TFRecord's masked CRC32C."""
-  return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def _mask_array(crc: np.ndarray) -> np.ndarray:
-  """_mask over a uint64 array of CRCs."""
+def _mask(crc):
+  """TFRecord's masked CRC32C, of an int or of a uint64 array of CRCs."""
   return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -222,10 +217,10 @@ def _framed(records: Sequence[bytes]) -> bytes:
   size_crcs = np.array([crc(struct.pack("<Q", int(s))) for s in sizes],
                        dtype=np.uint64)
   glue = np.zeros(n + 1, dtype=_GLUE)
-  glue["data_crc"][1:] = _mask_array(
+  glue["data_crc"][1:] = _mask(
       np.fromiter(map(crc, records), np.uint64, n))
   glue["length"][:n] = lengths
-  glue["length_crc"][:n] = _mask_array(size_crcs)[size_of]
+  glue["length_crc"][:n] = _mask(size_crcs)[size_of]
   glue = glue.tobytes()
   width = _GLUE.itemsize
   pieces: List[Any] = [None] * (2 * n + 1)

@@ -71,12 +71,12 @@ def _records(files: List[str]) -> tf.data.Dataset:
   """The files' serialized records, two files un-gzipped at a time, in an
   order fixed by the file list. The records cross between reader threads
   in blocks: TFRecordDataset's own num_parallel_reads passes them one by
-  one, which cost ten times the un-gzipping (docs/benchmarks.md)."""
+  one, which cost several times the un-gzipping (docs/benchmarks.md)."""
+  at_once = min(_PARALLEL_FILES, max(1, len(files)))
   return tf.data.Dataset.from_tensor_slices(files).interleave(
       lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP").batch(
           _READ_BLOCK),
-      cycle_length=min(_PARALLEL_FILES, max(1, len(files))),
-      num_parallel_calls=min(_PARALLEL_FILES, max(1, len(files))),
+      cycle_length=at_once, num_parallel_calls=at_once,
       deterministic=True).unbatch()
 
 

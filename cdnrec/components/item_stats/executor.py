@@ -43,7 +43,7 @@ _BATCH = 1 << 16
 # Head items are spread over this many buckets for the top-cap combiner.
 _HEAD_BUCKETS = 64
 _CANDIDATES = "candidates"
-_PENDING_CANDIDATES = 4 * _BATCH
+_MIN_REDUCED = 2 * _BATCH
 
 
 def _batches(path: str, names: Tuple[str, ...]
@@ -238,11 +238,11 @@ class _Rebalance(beam.DoFn):
     capped = table.capped
     kept: List[np.ndarray] = []
     # Candidates are reduced to cap per item when twice as many are pending
-    # as the last reduction left (at least _PENDING_CANDIDATES): few, large
+    # as the last reduction left (at least _MIN_REDUCED): few, large
     # selections, and memory bounded by the capped items' cap places,
     # whatever the file's size.
     pending: List[_Candidates] = []
-    pending_size, reduced_size = 0, _PENDING_CANDIDATES // 2
+    pending_size, reduced_size = 0, _MIN_REDUCED
     for serialized, batch in _batches(path, (F.ITEM_INDEX, F.USER_ID,
                                              F.ITEM_ID)):
       records = serialized.numpy()
