@@ -9,10 +9,12 @@ the concatenation of its parts. This is valid protobuf: a tf.train.Features
 message is a repeated map entry field, and repeated entries concatenate.
 """
 
+import io
 import struct
 from typing import Any, Dict, Iterable, List, Sequence
 
 import google_crc32c
+from isal import igzip
 from isal import isal_zlib
 import numpy as np
 import pyarrow as pa
@@ -284,3 +286,84 @@ def write_examples(path: str, columns: Sequence[Sequence[bytes]],
     f.write(compressor.compress(join(out)))
     f.write(compressor.flush())
   return count
+
+
+class _Raw(io.RawIOBase):
+  """A tf.io.gfile.GFile (local or remote) as the raw stream gzip reads."""
+
+  def __init__(self, f: Any):
+    super().__init__()
+    self._f = f
+
+  def readable(self) -> bool:
+    return True
+
+  def readinto(self, buffer) -> int:
+    data = self._f.read(len(buffer))
+    buffer[:len(data)] = data
+    return len(data)
+
+
+# Bytes un-gzipped per step when copying records.
+_READ = 1 << 26
+# A record's frame: its length (8 bytes), the length's CRC (4), its data and
+# the data's CRC (4).
+_FRAME_BYTES = 16
+
+
+def copy_records(source: str, dest: str, lengths: np.ndarray,
+                 keep: np.ndarray) -> int:
+  """Writes the records of the GZIP TFRecord file `source` where `keep` is
+  True to a new GZIP TFRecord file `dest`, in order, frames and CRCs as they
+  were (nothing is re-parsed or re-checksummed: gzip's CRC-32 covers the
+  stream). `lengths` are the source's record lengths, in order, from an
+  earlier read of it; a file that does not match them fails, naming it.
+  Returns the number of records written."""
+  lengths = np.asarray(lengths, dtype=np.int64)
+  keep = np.asarray(keep, dtype=bool)
+  frame = lengths + _FRAME_BYTES
+  ends = np.cumsum(frame)
+  compressor = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31)
+  done, offset, carry = 0, 0, b""
+  if keep.shape != lengths.shape:
+    raise ValueError(f"{source}: {len(keep)} keep flags for {len(lengths)} "
+                     f"records")
+  with tf.io.gfile.GFile(source, "rb") as raw, \
+       igzip.IGzipFile(fileobj=io.BufferedReader(_Raw(raw))) as records, \
+       tf.io.gfile.GFile(dest, "wb") as out:
+    while True:
+      data = records.read(_READ)
+      buffer = carry + data if carry else data
+      # Records [done, whole) lie wholly in the buffer.
+      whole = int(np.searchsorted(ends, offset + len(buffer), side="right"))
+      if whole > done:
+        size = int(ends[whole - 1] - offset)
+        chunk = np.frombuffer(buffer, dtype=np.uint8, count=size)
+        starts = ends[done:whole] - frame[done:whole] - offset
+        found = chunk[starts[:, None] + np.arange(8)].copy().view("<u8")[:, 0]
+        bad = np.flatnonzero(found != lengths[done:whole])
+        if len(bad):
+          raise ValueError(
+              f"{source}: record {done + int(bad[0])} is {int(found[bad[0]])} "
+              f"bytes long, an earlier read found "
+              f"{int(lengths[done + bad[0]])}: the file changed between reads")
+        part = keep[done:whole]
+        if part.all():
+          out.write(compressor.compress(chunk))
+        elif part.any():
+          out.write(compressor.compress(
+              chunk[np.repeat(part, frame[done:whole])]))
+        carry = buffer[size:]
+        offset += size
+        done = whole
+      else:
+        carry = buffer
+      if not data:
+        break
+    if done != len(lengths) or carry:
+      raise ValueError(
+          f"{source}: {done} records and {len(carry)} more bytes, where an "
+          f"earlier read found {len(lengths)} records: the file changed "
+          f"between reads")
+    out.write(compressor.flush())
+  return int(keep.sum())

@@ -1,18 +1,22 @@
 """Executor of ItemStatsGen: Beam over the files of the train split.
 
 Every step works on a batch of examples at a time (read and parsed in C++
-by tf.data and tf.io.parse_example), and no step holds more than one file's
-batch, the per-item arrays, or cap examples per head item:
-  1. per file: item frequencies (a bincount) and the distinct users, summed
-     and merged by combiners;
+by tf.data and tf.io.parse_example) or on per-example arrays, and no step
+holds more than one file's arrays, the per-item arrays, or cap candidates
+per head item:
+  1. per file, one read: each example's item index, the first 64 bits of
+     its seeded sample key and its record's length; the file's item
+     frequencies (a bincount) and distinct users, summed and merged by
+     combiners;
   2. head/tail, the imbalance factor and the cap on the item arrays;
-  3. per file again: Ω_r keeps every example of a tail item (and of a head
-     item with no more than cap), written straight to this file's shard;
-     of the other head items' examples it keeps the cap with the smallest
-     seeded keys: each file sends its cap smallest per item, and a
-     combiner, lifted before the shuffle, merges them per item bucket
-     keeping cap per item. Memory is O(cap) per head item, never O(item
-     popularity).
+  3. Ω_r keeps every example of a tail item and of a head item with no
+     more than cap; of the other head items' examples, the cap with the
+     smallest keys: each file sends its cap smallest per item (key, file,
+     position: no records), and a combiner, lifted before the shuffle,
+     merges them per item bucket keeping cap per item. Memory is O(cap)
+     per head item, never O(item popularity);
+  4. per file, a second pass copies the kept records, frames unchanged,
+     into the file's Ω_r shard (un-gzip, select, gzip: no parsing).
 """
 
 import dataclasses
@@ -43,7 +47,6 @@ _BATCH = 1 << 16
 # Head items are spread over this many buckets for the top-cap combiner.
 _HEAD_BUCKETS = 64
 _CANDIDATES = "candidates"
-_MIN_REDUCED = 2 * _BATCH
 
 
 def _batches(path: str, names: Tuple[str, ...]
@@ -65,11 +68,16 @@ def _batches(path: str, names: Tuple[str, ...]
 
 
 @dataclasses.dataclass
-class _Counts:
-  """Train frequencies by item index, distinct users, example count."""
-  frequency: np.ndarray
+class _Digest:
+  """What the first read of a train file keeps, per example in file order:
+  its item index, the first 64 bits of its seeded sample key and its
+  record's length; and the file's distinct users."""
+  number: int
+  path: str
+  item: np.ndarray      # int64
+  key: np.ndarray       # uint64
+  length: np.ndarray    # int64
   users: pa.Array
-  examples: int
 
 
 def _distinct(arrays: List[pa.Array]) -> pa.Array:
@@ -77,14 +85,36 @@ def _distinct(arrays: List[pa.Array]) -> pa.Array:
       [], pa.binary())
 
 
-def _count_file(path: str) -> _Counts:
-  frequency = np.zeros(0, dtype=np.int64)
-  users, examples = [], 0
-  for _, batch in _batches(path, (F.ITEM_INDEX, F.USER_ID)):
-    frequency = _add(frequency, np.bincount(batch[F.ITEM_INDEX]))
+def _digest_file(indexed_path: Tuple[int, str], seed: int) -> _Digest:
+  import tensorflow as tf
+  number, path = indexed_path
+  items, keys, lengths, users = [], [], [], []
+  for serialized, batch in _batches(path, (F.ITEM_INDEX, F.USER_ID,
+                                           F.ITEM_ID)):
+    items.append(batch[F.ITEM_INDEX])
+    keys.append(stats.sample_keys(seed, batch[F.USER_ID].tolist(),
+                                  batch[F.ITEM_ID].tolist())[:, 0])
+    lengths.append(tf.strings.length(serialized).numpy().astype(np.int64))
     users.append(pc.unique(pa.array(batch[F.USER_ID], pa.binary())))
-    examples += len(batch[F.ITEM_INDEX])
-  return _Counts(frequency, _distinct(users), examples)
+
+  def joined(arrays, dtype):
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+  return _Digest(number, path, joined(items, np.int64),
+                 joined(keys, np.uint64), joined(lengths, np.int64),
+                 _distinct(users))
+
+
+@dataclasses.dataclass
+class _Counts:
+  """Train frequencies by item index, distinct users, example count."""
+  frequency: np.ndarray
+  users: pa.Array
+  examples: int
+
+
+def _counts(digest: _Digest) -> _Counts:
+  return _Counts(np.bincount(digest.item), digest.users, len(digest.item))
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -169,35 +199,36 @@ def _shard(directory: str, name: str) -> str:
 
 @dataclasses.dataclass
 class _Candidates:
-  """Head examples competing for their item's cap places in Ω_r."""
+  """Examples of capped head items competing for their item's cap places in
+  Ω_r, named by file number and position in the file."""
   item: np.ndarray
-  keys: np.ndarray        # (n, 4) uint64, compared row-wise
-  records: np.ndarray     # serialized examples, dtype object
+  key: np.ndarray         # uint64
+  file: np.ndarray        # int64
+  position: np.ndarray    # int64
   cap: int
 
   def __len__(self) -> int:
     return len(self.item)
 
   def take(self, at: np.ndarray) -> "_Candidates":
-    return _Candidates(self.item[at], self.keys[at], self.records[at],
-                       self.cap)
+    return _Candidates(self.item[at], self.key[at], self.file[at],
+                       self.position[at], self.cap)
 
 
 def _concat(parts: List[_Candidates]) -> _Candidates:
-  return _Candidates(np.concatenate([c.item for c in parts]),
-                     np.concatenate([c.keys for c in parts]),
-                     np.concatenate([c.records for c in parts]),
+  return _Candidates(*(np.concatenate([getattr(c, name) for c in parts])
+                       for name in ("item", "key", "file", "position")),
                      parts[0].cap)
 
 
 def _smallest_per_item(c: _Candidates) -> _Candidates:
-  # By item, then by the key's first 64 bits; the other 192 bits are sorted
-  # on only when two first words tie within an item (all but never).
-  order = np.lexsort((c.keys[:, 0], c.item))
-  item_sorted, first = c.item[order], c.keys[order, 0]
-  if np.any((np.diff(item_sorted) == 0) & (np.diff(first) == 0)):
-    order = np.lexsort(tuple(c.keys[:, k] for k in range(3, -1, -1)) +
-                       (c.item,))
+  # By item, then key; file and position are sorted on only when two keys
+  # of an item tie (all but never in 64 bits), so the choice never depends
+  # on the order in which Beam delivers candidates.
+  order = np.lexsort((c.key, c.item))
+  item_sorted, key_sorted = c.item[order], c.key[order]
+  if np.any((np.diff(item_sorted) == 0) & (np.diff(key_sorted) == 0)):
+    order = np.lexsort((c.position, c.file, c.key, c.item))
   item = c.item[order]
   starts = np.flatnonzero(np.diff(item, prepend=-1))
   rank = np.arange(len(item)) - np.repeat(starts, np.diff(
@@ -224,62 +255,53 @@ class _KeepSmallestKeys(beam.CombineFn):
     return acc
 
 
-class _Rebalance(beam.DoFn):
-  """One train file -> its Ω_r shard (uncapped items) and the candidates of
-  the capped head items, by bucket."""
-
-  def __init__(self, out_dir: str, seed: int):
-    self._out_dir = out_dir
-    self._seed = seed
-
-  def process(self, indexed_path, table: ItemTable):
-    import tensorflow as tf
-    number, path = indexed_path
-    capped = table.capped
-    kept: List[np.ndarray] = []
-    # Candidates are reduced to cap per item when twice as many are pending
-    # as the last reduction left (at least _MIN_REDUCED): few, large
-    # selections, and memory bounded by the capped items' cap places,
-    # whatever the file's size.
-    pending: List[_Candidates] = []
-    pending_size, reduced_size = 0, _MIN_REDUCED
-    for serialized, batch in _batches(path, (F.ITEM_INDEX, F.USER_ID,
-                                             F.ITEM_ID)):
-      records = serialized.numpy()
-      item = batch[F.ITEM_INDEX]
-      sampled = capped[item]
-      kept.append(records[~sampled])
-      at = np.flatnonzero(sampled)
-      if len(at):
-        pending.append(_Candidates(
-            item[at], stats.sample_keys(self._seed,
-                                        batch[F.USER_ID][at].tolist(),
-                                        batch[F.ITEM_ID][at].tolist()),
-            records[at], table.cap))
-        pending_size += len(at)
-      if pending_size > 2 * reduced_size:
-        pending = [_smallest_per_item(_concat(pending))]
-        pending_size = len(pending[0])
-        reduced_size = max(reduced_size, pending_size)
-    tf.io.gfile.makedirs(self._out_dir)
-    written = example_bytes.write_tfrecords(
-        _shard(self._out_dir, f"{number:05d}"),
-        np.concatenate(kept).tolist() if kept else [])
-    yield written
-    if pending:
-      merged = _smallest_per_item(_concat(pending))
-      bucket = merged.item % _HEAD_BUCKETS
-      for b in np.unique(bucket).tolist():
-        yield beam.pvalue.TaggedOutput(
-            _CANDIDATES, (b, merged.take(np.flatnonzero(bucket == b))))
+@dataclasses.dataclass
+class _Plan:
+  """A train file's Ω_r shard before the sample: its record lengths and
+  which records are kept whatever the sample (tail items, head items
+  within the cap)."""
+  path: str
+  length: np.ndarray
+  keep: np.ndarray
 
 
-def _write_selected(kv, out_dir: str) -> int:
+class _SplitAtCap(beam.DoFn):
+  """A file's digest -> its plan, keyed by file number, and by head bucket
+  the file's cap smallest-key examples of each capped item."""
+
+  def process(self, digest: _Digest, table: ItemTable):
+    capped = table.capped[digest.item]
+    yield digest.number, _Plan(digest.path, digest.length, ~capped)
+    at = np.flatnonzero(capped)
+    if not len(at):
+      return
+    candidates = _smallest_per_item(_Candidates(
+        digest.item[at], digest.key[at],
+        np.full(len(at), digest.number, dtype=np.int64), at, table.cap))
+    bucket = candidates.item % _HEAD_BUCKETS
+    for b in np.unique(bucket).tolist():
+      yield beam.pvalue.TaggedOutput(
+          _CANDIDATES, (b, candidates.take(np.flatnonzero(bucket == b))))
+
+
+def _selected_by_file(kv) -> Iterator[Tuple[int, np.ndarray]]:
+  _, selected = kv
+  for number in np.unique(selected.file).tolist():
+    yield number, selected.position[selected.file == number]
+
+
+def _write_shard(kv, out_dir: str) -> int:
+  """One train file's Ω_r shard: its records that the plan keeps or the
+  sample selected, copied as they are."""
   import tensorflow as tf
-  bucket, selected = kv
+  number, grouped = kv
+  plan, = grouped["plan"]
+  keep = plan.keep.copy()
+  for positions in grouped["selected"]:
+    keep[positions] = True
   tf.io.gfile.makedirs(out_dir)
-  return example_bytes.write_tfrecords(_shard(out_dir, f"head-{bucket:03d}"),
-                                       selected.records.tolist())
+  return example_bytes.copy_records(plan.path, _shard(out_dir, f"{number:05d}"),
+                                    plan.length, keep)
 
 
 def _held_out_items(path: str) -> np.ndarray:
@@ -333,8 +355,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       files = (p
                | "TrainFiles" >> beam.Create(list(enumerate(train_files)))
                | "Reshuffle" >> beam.Reshuffle())
-      counts = (files
-                | "CountFile" >> beam.Map(lambda f: _count_file(f[1]))
+      digests = files | "DigestFile" >> beam.Map(_digest_file, seed)
+      counts = (digests
+                | "CountFile" >> beam.Map(_counts)
                 | "SumCounts" >> beam.CombineGlobally(_SumCounts()))
       catalog_ids = (p
                      | "CatalogFile" >> beam.Create([catalog_path])
@@ -342,16 +365,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       table = counts | "HeadTail" >> beam.Map(
           _item_table, beam.pvalue.AsSingleton(catalog_ids), head_fraction,
           train_pattern, catalog_path)
-      rebalanced_parts = files | "Rebalance" >> beam.ParDo(
-          _Rebalance(omega_r_dir, seed),
-          beam.pvalue.AsSingleton(table)).with_outputs(
-              _CANDIDATES, main="written")
-      selected = (rebalanced_parts[_CANDIDATES]
+      split = digests | "SplitAtCap" >> beam.ParDo(
+          _SplitAtCap(), beam.pvalue.AsSingleton(table)).with_outputs(
+              _CANDIDATES, main="plans")
+      selected = (split[_CANDIDATES]
                   | "KeepCapPerHeadItem" >> beam.CombinePerKey(
                       _KeepSmallestKeys())
-                  | "WriteSelected" >> beam.Map(_write_selected, omega_r_dir))
-      omega_r_size = ((rebalanced_parts["written"], selected)
-                      | "AllWritten" >> beam.Flatten()
+                  | "SelectedByFile" >> beam.FlatMap(_selected_by_file))
+      omega_r_size = ({"plan": split["plans"], "selected": selected}
+                      | "JoinByFile" >> beam.CoGroupByKey()
+                      | "WriteShard" >> beam.Map(_write_shard, omega_r_dir)
                       | "OmegaRSize" >> beam.CombineGlobally(sum))
       held_out = []
       for split in ("eval", "test"):
