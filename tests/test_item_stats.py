@@ -19,7 +19,7 @@ FREQUENCIES = {"a": 6, "b": 3, "c": 3, "d": 2, "e": 1, "f": 0}
 INDEX = {item: i for i, item in enumerate("abcdef")}
 
 
-def _write_inputs(root):
+def _write_inputs(root, train_files=1):
   examples = standard_artifacts.Examples()
   examples.uri = os.path.join(root, "examples")
   catalog = artifacts.ItemCatalog()
@@ -28,12 +28,16 @@ def _write_inputs(root):
   os.makedirs(split)
   os.makedirs(catalog.uri)
   options = tf.io.TFRecordOptions(compression_type="GZIP")
-  with tf.io.TFRecordWriter(os.path.join(split, "data_tfrecord-0.gz"),
-                            options) as w:
-    for item, count in FREQUENCIES.items():
-      for u in range(count):
-        w.write(example_io.interaction_example(f"u{u}", item, 1.0 + u,
-                                               INDEX[item], {}, {}))
+  writers = [tf.io.TFRecordWriter(os.path.join(split, f"data_tfrecord-{k}.gz"),
+                                  options) for k in range(train_files)]
+  n = 0
+  for item, count in FREQUENCIES.items():
+    for u in range(count):
+      writers[n % train_files].write(example_io.interaction_example(
+          f"u{u}", item, 1.0 + u, INDEX[item], {}, {}))
+      n += 1
+  for w in writers:
+    w.close()
   # Held out: eval u0 -> f; test u0 -> c, u1 -> a, u2 -> f.
   for split, pairs in (("eval", [("u0", "f")]),
                        ("test", [("u0", "c"), ("u1", "a"), ("u2", "f")])):
@@ -51,11 +55,13 @@ def _write_inputs(root):
   return examples, catalog
 
 
-def _run(tmp_path, head_fraction=0.34, seed=0):
-  examples, catalog = _write_inputs(str(tmp_path / "in"))
+def _run(tmp_path, head_fraction=0.34, seed=0, train_files=1,
+         beam_args=local.IN_MEMORY_BEAM_ARGS):
+  examples, catalog = _write_inputs(str(tmp_path / "in"), train_files)
   stats, rebalanced = local.run_item_stats(
       local.DataArtifacts(str(tmp_path / "out")), head_fraction, seed=seed,
-      examples_uri=examples.uri, item_catalog_uri=catalog.uri)
+      beam_args=beam_args, examples_uri=examples.uri,
+      item_catalog_uri=catalog.uri)
   omega_r = []
   for record in tf.data.TFRecordDataset(
       glob.glob(example_io.split_pattern(rebalanced.uri, "train")),
@@ -119,6 +125,24 @@ def test_omega_r_sample_depends_on_seed(tmp_path):
     _, _, omega_r = _run(tmp_path / f"s{seed}", seed=seed)
     a_users.append(sorted(u for i, u in omega_r if i == "a"))
   assert len({tuple(u) for u in a_users}) > 1
+
+
+@pytest.mark.slow
+def test_omega_r_is_the_same_over_shards_and_worker_processes(tmp_path,
+                                                              seed_0):
+  """Three train files under two worker processes: every digest, plan and
+  candidate is pickled between processes, as on a distributed runner."""
+  stats, rebalanced, omega_r = _run(
+      tmp_path, train_files=3,
+      beam_args=["--direct_running_mode=multi_processing",
+                 "--direct_num_workers=2"])
+  one_file_stats, _, one_file_omega_r = seed_0
+  assert sorted(omega_r) == sorted(one_file_omega_r)
+  assert (item_stats_lib.load_summary(stats.uri) ==
+          item_stats_lib.load_summary(one_file_stats.uri))
+  # One Ω_r shard per train file.
+  assert len(glob.glob(example_io.split_pattern(rebalanced.uri,
+                                                "train"))) == 3
 
 
 def test_bad_head_fraction_is_refused():
