@@ -321,13 +321,13 @@ def copy_records(source: str, dest: str, lengths: np.ndarray,
   Returns the number of records written."""
   lengths = np.asarray(lengths, dtype=np.int64)
   keep = np.asarray(keep, dtype=bool)
+  if keep.shape != lengths.shape:
+    raise ValueError(f"{source}: {len(keep)} keep flags for {len(lengths)} "
+                     f"records")
   frame = lengths + _FRAME_BYTES
   ends = np.cumsum(frame)
   compressor = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31)
   done, offset, carry = 0, 0, b""
-  if keep.shape != lengths.shape:
-    raise ValueError(f"{source}: {len(keep)} keep flags for {len(lengths)} "
-                     f"records")
   with tf.io.gfile.GFile(source, "rb") as raw, \
        igzip.IGzipFile(fileobj=io.BufferedReader(_Raw(raw))) as records, \
        tf.io.gfile.GFile(dest, "wb") as out:
