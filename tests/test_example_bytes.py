@@ -22,17 +22,6 @@ def _tensorflow_framing(tmp_path, records):
     return f.read()
 
 
-@pytest.mark.parametrize("records", [RECORDS, [], RECORDS * 20000])
-def test_write_tfrecords_writes_what_tensorflow_writes(tmp_path, records):
-  path = str(tmp_path / "ours.gz")
-  assert example_bytes.write_tfrecords(path, records) == len(records)
-  with gzip.open(path) as f:
-    assert f.read() == _tensorflow_framing(tmp_path, records)
-  read = [r.numpy() for r in tf.data.TFRecordDataset(
-      path, compression_type="GZIP")]
-  assert read == records
-
-
 def test_write_examples_frames_rows_as_tfrecords(tmp_path):
   path = str(tmp_path / "rows.gz")
   columns = [[b"ab", b"", b"x" * 300], [b"c", b"d", b""]]

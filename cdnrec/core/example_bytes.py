@@ -199,51 +199,9 @@ def bytes_entry(key: str, values: Iterable[bytes]) -> List[bytes]:
 _MASK_DELTA = 0xA282EAD8
 
 
-def _mask(crc):
-  """TFRecord's masked CRC32C, of an int or of a uint64 array of CRCs."""
+def _mask(crc: int) -> int:
+  """TFRecord's masked CRC32C."""
   return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-# Between two records of a TFRecord file: the first one's data CRC, then the
-# second one's length and length CRC.
-_GLUE = np.dtype([("data_crc", "<u4"), ("length", "<u8"), ("length_crc", "<u4")])
-
-
-def _framed(records: Sequence[bytes]) -> bytes:
-  """records as TFRecord frames, with the CRCs computed on arrays rather
-  than record by record."""
-  crc = google_crc32c.value
-  n = len(records)
-  lengths = np.fromiter(map(len, records), np.uint64, n)
-  sizes, size_of = np.unique(lengths, return_inverse=True)
-  size_crcs = np.array([crc(struct.pack("<Q", int(s))) for s in sizes],
-                       dtype=np.uint64)
-  glue = np.zeros(n + 1, dtype=_GLUE)
-  glue["data_crc"][1:] = _mask(
-      np.fromiter(map(crc, records), np.uint64, n))
-  glue["length"][:n] = lengths
-  glue["length_crc"][:n] = _mask(size_crcs)[size_of]
-  glue = glue.tobytes()
-  width = _GLUE.itemsize
-  pieces: List[Any] = [None] * (2 * n + 1)
-  pieces[1::2] = records
-  pieces[0] = glue[4:width]
-  pieces[2:-1:2] = [glue[k:k + width]
-                    for k in range(width, width * n, width)]
-  pieces[-1] = glue[width * n:width * n + 4]
-  return b"".join(pieces)
-
-
-def write_tfrecords(path: str, records: Iterable[bytes]) -> int:
-  """Writes a GZIP TFRecord file (the format tf.io.TFRecordWriter writes)
-  through tf.io.gfile, so remote paths work; returns the record count."""
-  records = list(records)
-  compressor = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31)
-  with tf.io.gfile.GFile(path, "wb") as f:
-    for start in range(0, len(records), 4 * _CHUNK):
-      f.write(compressor.compress(_framed(records[start:start + 4 * _CHUNK])))
-    f.write(compressor.flush())
-  return len(records)
 
 
 def write_examples(path: str, columns: Sequence[Sequence[bytes]],
