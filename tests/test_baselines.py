@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 from cdnrec.core.errors import ConfigError
 from cdnrec.experiment import baselines
@@ -31,12 +32,54 @@ def test_ease_solves_its_constrained_least_squares():
   np.testing.assert_array_equal(np.diag(b), 0.0)
 
 
-def test_ease_is_refused_above_the_catalog_that_fits():
-  baselines.check_catalog("ease", baselines.MAX_EASE_ITEMS)
-  with pytest.raises(ConfigError, match=r"ease: the catalog has 20,001 "
-                     r"items; .* \(9\.6 GB\), more than 20,000 items"):
-    baselines.check_catalog("ease", baselines.MAX_EASE_ITEMS + 1)
-  baselines.check_catalog("most_popular", 10 ** 7)  # no matrix: no limit
+def test_ease_user_form_scores_as_b_outside_each_users_own_items():
+  """Users fewer than items: the Woodbury form's scores are X_u B on every
+  item the user has not interacted with, for each user."""
+  rng = np.random.default_rng(1)
+  x = (rng.random((9, 30)) < 0.25).astype(float)
+  x[:, 7] = 0.0  # an item nobody interacted with
+  l2 = 3.0
+  b = baselines.ease_weights(x.T @ x, l2)
+  xxt, weights = baselines.ease_user_form(scipy.sparse.csr_matrix(x), l2)
+  np.testing.assert_allclose(xxt, x @ x.T)
+  assert weights.shape == (30, 9)
+  unseen = x == 0
+  np.testing.assert_allclose((xxt @ weights.T)[unseen], (x @ b)[unseen],
+                             atol=1e-10)
+  # The two differ on a user's own items: the user form is not B itself.
+  assert not np.allclose((xxt @ weights.T)[~unseen], (x @ b)[~unseen])
+
+
+def test_ease_forms_rank_alike(prepared):
+  """Both forms through the Evaluator on the same data: the same metrics
+  on both splits, slice by slice."""
+  data = baselines._Interactions(prepared)
+  by_form = []
+  for user_form in (False, True):
+    embed, item_vectors = baselines.ease_scorer(data, 10.0, user_form)
+    by_form.append(baselines._evaluate(prepared, embed, data.item_ids,
+                                       item_vectors, 10, ("eval", "test")))
+  for split in ("eval", "test"):
+    for name in ("overall", "head", "tail"):
+      items_form, users_form = (m[split][name] for m in by_form)
+      assert items_form["count"] == users_form["count"] > 0
+      assert items_form["hr"] == pytest.approx(users_form["hr"], abs=1e-12)
+      assert items_form["ndcg"] == pytest.approx(users_form["ndcg"],
+                                                 abs=1e-6)
+
+
+def test_ease_is_refused_above_the_size_that_fits():
+  # Items no more than users: three item x item matrices.
+  baselines.check_size("ease", 10 ** 6, 20_000)
+  with pytest.raises(ConfigError, match=r"ease: the train split has "
+                     r"1,000,000 users and 20,001 items; .* dense 20,001 x "
+                     r"20,001 matrices \(9\.6 GB\), more than the 9\.6 GB"):
+    baselines.check_size("ease", 10 ** 6, 20_001)
+  # Fewer users: a wide catalog fits, a user x user inverse does not.
+  baselines.check_size("ease", 2_000, 10 ** 5)
+  with pytest.raises(ConfigError, match=r"dense 30,000 x 30,000 matrices"):
+    baselines.check_size("ease", 30_000, 10 ** 5)
+  baselines.check_size("most_popular", 10 ** 7, 10 ** 7)  # no matrix
 
 
 def test_most_popular_ranks_by_train_frequency(prepared):

@@ -12,19 +12,28 @@ scores. Both learn from the train split only, as the neural models do.
     frequent items are broken by catalog order, never in the target's
     favour.
   ease: B = argmin ||X - XB||² + λ||B||², diag(B) = 0, in closed form
-    from (XᵀX + λI)⁻¹; a user's scores are X_u B, so the user embedding is
-    the user's row of X and the item vectors are Bᵀ. λ is chosen on the
-    validation split. It needs dense item x item matrices, so catalogs above
-    MAX_EASE_ITEMS are refused. Two extra dimensions keep exact ties out of
-    the target's favour (the Evaluator counts only items scored strictly
-    above it): items with no train interaction, which EASE cannot score
-    (their column of B is zero), rank below every other item; a user with
-    no train items gets the MostPopular order.
+    from P = (XᵀX + λI)⁻¹; a user's scores are X_u B. λ is chosen on the
+    validation split. Two forms, the same ranking:
+      items: B itself, when items are no more than users. The user
+        embedding is the user's row of X, the item vectors are Bᵀ.
+      users: when users are fewer, Woodbury's identity gives P from the
+        user x user M = (XXᵀ + λI)⁻¹ (ease_user_form): a catalog far
+        wider than its user base costs a small inverse, not an item x item
+        one. The user embedding is the user's row of XXᵀ. The scores
+        equal X_u B on every item outside the user's own train items; those
+        the protocol removes from the candidates, and a held-out item is
+        never one of them (ExampleGen keeps one interaction per pair).
+    Both need dense n x n matrices, n the smaller of users and items, so
+    data above MAX_EASE_BYTES is refused. Two extra dimensions keep exact
+    ties out of the target's favour (the Evaluator counts only items scored
+    strictly above it): items with no train interaction, which EASE cannot
+    score (their column of B is zero), rank below every other item; a user
+    with no train items gets the MostPopular order.
 """
 
 import os
 import time
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -46,15 +55,24 @@ METHODS = methods_lib.BASELINES
 # λ values tried on the validation split (EASE's paper reports 200-1000 on
 # its data sets; smaller catalogs want less).
 EASE_LAMBDAS = (1.0, 10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0)
-# Three dense float64 item x item matrices live at once while fitting:
-# 20,000 items take 9.6 GB, what a 24 GB machine spares.
-MAX_EASE_ITEMS = 20_000
+# What a 24 GB machine spares for EASE's dense matrices (ease_bytes):
+# three float64 item x item ones at 20,000 items.
+MAX_EASE_BYTES = 9_600_000_000
 # An item EASE cannot score ranks below every scored one (EASE's scores
 # are sums of at most n_items weights of magnitude below 1 here).
 _NEVER = -1e9
 
 
-def ease_bytes(n_items: int) -> int:
+def use_user_form(n_users: int, n_items: int) -> bool:
+  return n_users < n_items
+
+
+def ease_bytes(n_users: int, n_items: int) -> int:
+  """The dense float64 matrices alive at once: G, G + λI and P (or B) in
+  the item form; XXᵀ, M and its copy, XᵀM and the item vectors in the
+  user form."""
+  if use_user_form(n_users, n_items):
+    return 8 * (3 * n_users * n_users + 2 * n_users * n_items)
   return 3 * 8 * n_items * n_items
 
 
@@ -86,31 +104,49 @@ class _Interactions:
     self._starts = np.concatenate([[0], np.cumsum(np.bincount(
         self.rows, minlength=len(self.user_ids)))])
 
-  def gram(self) -> np.ndarray:
-    """XᵀX (items x items, dense) from a sparse X whose repeats count
-    once: X itself is never dense (users x items would dwarf the rest)."""
+  def matrix(self) -> scipy.sparse.csr_matrix:
+    """X, sparse, repeats counting once: X itself is never dense (users x
+    items would dwarf the rest)."""
     x = scipy.sparse.csr_matrix(
         (np.ones(len(self.rows)), (self.rows, self.columns)),
         shape=(len(self.user_ids), len(self.item_ids)))
     x.data[:] = 1.0  # the constructor summed repeated pairs
+    return x
+
+  def gram(self) -> np.ndarray:
+    """XᵀX (items x items, dense)."""
+    x = self.matrix()
     return (x.T @ x).toarray()
 
   def user_rows(self, serialized: Sequence[bytes]) -> np.ndarray:
     """Each query's row of X (zeros for a user with no train items), and
     the two tie-breaking dimensions: 1, and 1 when the row is empty."""
+    n_items = len(self.item_ids)
+
+    def row_of_x(row: int) -> np.ndarray:
+      out = np.zeros(n_items, np.float32)
+      out[self._sorted_columns[self._starts[row]:self._starts[row + 1]]] = 1
+      return out
+
+    return self.embed_users(serialized, row_of_x, n_items)
+
+  def embed_users(self, serialized: Sequence[bytes],
+                  vector_of_row: Callable[[int], np.ndarray], width: int
+                  ) -> np.ndarray:
+    """vector_of_row(the query user's row of X) for each query (zeros for a
+    user with no train items), and the two tie-breaking dimensions: 1, and
+    1 when the user has no train items."""
     parsed = tf.io.parse_example(
         tf.constant(list(serialized)),
         {F.USER_ID: tf.io.FixedLenFeature([], tf.string)})
-    n_items = len(self.item_ids)
-    out = np.zeros((len(serialized), n_items + 2), np.float32)
-    out[:, n_items] = 1.0
+    out = np.zeros((len(serialized), width + 2), np.float32)
+    out[:, width] = 1.0
     for i, user in enumerate(parsed[F.USER_ID].numpy()):
       row = self._row_of.get(user.decode())
-      if row is not None:
-        out[i, self._sorted_columns[self._starts[row]:
-                                    self._starts[row + 1]]] = 1.0
-      if not out[i, :n_items].any():
-        out[i, n_items + 1] = 1.0  # no history: the popularity order
+      if row is not None and self._starts[row + 1] > self._starts[row]:
+        out[i, :width] = vector_of_row(row)
+      else:
+        out[i, width + 1] = 1.0  # no history: the popularity order
     return out
 
   def popularity_order(self) -> np.ndarray:
@@ -143,14 +179,51 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
   return b
 
 
-def check_catalog(method: str, n_items: int) -> None:
-  if method == "ease" and n_items > MAX_EASE_ITEMS:
+def ease_user_form(x: scipy.sparse.csr_matrix, l2: float
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+  """EASE through M = (XXᵀ + λI)⁻¹ (users x users): (XXᵀ, W) with
+  X_u B = X_u ∘ c + (XXᵀ)_u Wᵀ for some c, so (XXᵀ)_u Wᵀ is X_u B outside
+  the user's own items.
+
+  Woodbury: P = (I - XᵀMX) / λ, so diag(P)_j = (1 - x_jᵀ M x_j) / λ for
+  item column x_j, and with B = I - P diag(P)⁻¹ (diagonal zero),
+  X_u B = X_u ∘ (1 - 1 / (λ diag(P))) + (XXᵀ)_u M X diag(P)⁻¹ / λ.
+  """
+  x = x.astype(np.float64)
+  xxt = (x @ x.T).toarray()
+  m = np.linalg.inv(xxt + l2 * np.eye(len(xxt)))
+  xtm = np.asarray(x.T @ m)  # items x users; M is symmetric
+  diag_p = (1.0 - np.asarray(x.multiply(xtm.T).sum(axis=0)).ravel()) / l2
+  return xxt, xtm / (l2 * diag_p)[:, None]
+
+
+def check_size(method: str, n_users: int, n_items: int) -> None:
+  if method == "ease" and ease_bytes(n_users, n_items) > MAX_EASE_BYTES:
+    n = min(n_users, n_items)
     raise ConfigError(
-        f"ease: the catalog has {n_items:,} items; EASE's closed form holds "
-        f"three dense {n_items:,} x {n_items:,} matrices "
-        f"({ease_bytes(n_items) / 1e9:.1f} GB), more than "
-        f"{MAX_EASE_ITEMS:,} items ({ease_bytes(MAX_EASE_ITEMS) / 1e9:.1f} "
-        "GB) does not fit this machine; leave ease out of --methods")
+        f"ease: the train split has {n_users:,} users and {n_items:,} "
+        f"items; EASE's closed form holds dense {n:,} x {n:,} matrices "
+        f"({ease_bytes(n_users, n_items) / 1e9:.1f} GB), more than the "
+        f"{MAX_EASE_BYTES / 1e9:.1f} GB this machine spares (about 20,000 "
+        "users or items, whichever are fewer); leave ease out of --methods")
+
+
+def ease_scorer(data: _Interactions, l2: float, user_form: bool
+                ) -> Tuple[Callable[[Sequence[bytes]], np.ndarray],
+                           np.ndarray]:
+  """EASE's user embedding function and item vectors, in either form."""
+  if user_form:
+    xxt, weights = ease_user_form(data.matrix(), l2)
+    embed = lambda serialized: data.embed_users(
+        serialized, lambda row: xxt[row], len(xxt))
+  else:
+    weights = ease_weights(data.gram(), l2).T
+    embed = data.user_rows
+  cold = np.bincount(data.columns, minlength=len(data.item_ids)) == 0
+  item_vectors = np.concatenate(
+      [weights, np.where(cold, _NEVER, 0.0)[:, None],
+       data.popularity_order()[:, None]], axis=1).astype(np.float32)
+  return embed, item_vectors
 
 
 def _evaluate(prepared: data_lib.PreparedData, embed, item_ids: np.ndarray,
@@ -173,8 +246,8 @@ def run(method: str, prepared: data_lib.PreparedData, k: int,
                       f"{list(METHODS)}")
   started = time.perf_counter()
   data = _Interactions(prepared)
-  n_items = len(data.item_ids)
-  check_catalog(method, n_items)
+  n_users, n_items = len(data.user_ids), len(data.item_ids)
+  check_size(method, n_users, n_items)
   popularity = data.popularity_order()
   if method == "most_popular":
     # Distinct scores: the evaluator counts only items strictly above the
@@ -182,12 +255,8 @@ def run(method: str, prepared: data_lib.PreparedData, k: int,
     item_vectors = popularity[:, None]
     embed = lambda serialized: np.ones((len(serialized), 1), np.float32)
   else:
-    b = ease_weights(data.gram(), float(settings["l2"]))
-    cold = np.bincount(data.columns, minlength=n_items) == 0
-    item_vectors = np.concatenate(
-        [b.T, np.where(cold, _NEVER, 0.0)[:, None], popularity[:, None]],
-        axis=1).astype(np.float32)
-    embed = data.user_rows
+    embed, item_vectors = ease_scorer(
+        data, float(settings["l2"]), use_user_form(n_users, n_items))
   fit_seconds = time.perf_counter() - started
   metrics = _evaluate(prepared, embed, data.item_ids, item_vectors, k, splits)
   return run_lib.RunResult({"model": method, **settings}, metrics,
