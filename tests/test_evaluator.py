@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from cdnrec.components.evaluator import executor as evaluator
-from cdnrec.components.evaluator import queries as queries_lib
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
 from cdnrec.core import metrics
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 
 
 def test_blocked_ranks_equal_the_full_score_matrix():
@@ -65,9 +65,9 @@ def catalog(tiny_artifacts):
 def _metrics(tiny_artifacts, catalog, max_queries, seed=0):
   ids, vectors, rows = catalog
   queries = queries_lib.load(tiny_artifacts["examples"].uri, "test",
-                             evaluator.exclude_splits("test"), max_queries,
+                             ranking.exclude_splits("test"), max_queries,
                              seed)
-  return queries, evaluator.evaluate_embeddings(_embed, ids, vectors, queries,
+  return queries, ranking.evaluate_embeddings(_embed, ids, vectors, queries,
                                                 rows, 10, "test")
 
 

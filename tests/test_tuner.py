@@ -38,12 +38,12 @@ def searched(tiny_artifacts, tmp_path_factory):
                        tiny_artifacts["examples"].uri)
   example_io.mark_examples(examples, example_io.SPLITS)
   ranked = []
-  load = tuning.evaluator_queries.load
+  load = tuning.queries_lib.load
 
   def recording_load(uri, split, *args, **kwargs):
     ranked.append(split)
     return load(uri, split, *args, **kwargs)
-  tuning.evaluator_queries.load = recording_load
+  tuning.queries_lib.load = recording_load
   best = _artifact(standard_artifacts.HyperParameters, out / "best")
   results = _artifact(standard_artifacts.TunerResults, out / "results")
   os.makedirs(best.uri)
@@ -68,7 +68,7 @@ def searched(tiny_artifacts, tmp_path_factory):
              tuning.TRAIN_KEY: train.to_dict(),
              tuning.TUNE_KEY: tune.to_dict(), tuning.K_KEY: 20})})
   finally:
-    tuning.evaluator_queries.load = load
+    tuning.queries_lib.load = load
   return out, ranked
 
 

@@ -2,7 +2,7 @@
 (Steck, WWW 2019), so every results table shows whether the neural models
 are worth their cost on the data at hand.
 
-Both are scored by the Evaluator's own ranking (evaluator.evaluate_embeddings,
+Both are scored by the Evaluator's own ranking (core/ranking.py,
 the same exclusion of each user's earlier items, the same slices): a
 "user embedding" and "item vectors" whose products are the method's
 scores. Both learn from the train split only, as the neural models do.
@@ -41,11 +41,11 @@ import pyarrow.compute as pc
 import scipy.sparse
 import tensorflow as tf
 
-from cdnrec.components.evaluator import executor as evaluator
-from cdnrec.components.evaluator import queries as evaluator_queries
 from cdnrec.core import artifacts
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 from cdnrec.core.errors import ConfigError
 from cdnrec.experiment import data as data_lib
 from cdnrec.experiment import methods as methods_lib
@@ -84,7 +84,7 @@ class _Interactions:
     items = pa.array(self.item_ids, pa.string())
     users: List[pa.Array] = []
     columns: List[np.ndarray] = []
-    for batch_users, batch_items in evaluator_queries.pairs(
+    for batch_users, batch_items in queries_lib.pairs(
         prepared.examples_uri, "train"):
       column = pc.index_in(batch_items, value_set=items)
       keep = column.is_valid()
@@ -230,10 +230,10 @@ def _evaluate(prepared: data_lib.PreparedData, embed, item_ids: np.ndarray,
               item_vectors: np.ndarray, k: int, splits: Sequence[str]
               ) -> Dict[str, Dict]:
   rows = item_stats.load_item_rows(prepared.item_stats_uri)
-  return {split: evaluator.evaluate_embeddings(
+  return {split: ranking.evaluate_embeddings(
       embed, item_ids, item_vectors,
-      evaluator_queries.load(prepared.examples_uri, split,
-                             evaluator.exclude_splits(split), None),
+      queries_lib.load(prepared.examples_uri, split,
+                             ranking.exclude_splits(split), None),
       rows, k, split) for split in splits}
 
 

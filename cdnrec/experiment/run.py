@@ -6,11 +6,11 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from cdnrec.components.evaluator import executor as evaluator
-from cdnrec.components.evaluator import queries as evaluator_queries
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
 from cdnrec.core import logit_adjustment
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 from cdnrec.experiment import data as data_lib
 from cdnrec.models import config as config_lib
 from cdnrec.models import training
@@ -60,12 +60,12 @@ def train_and_evaluate(prepared: data_lib.PreparedData,
   rows = item_stats.load_item_rows(prepared.item_stats_uri)
   # Experiments rank every held-out user (max_queries=None): their data
   # sets are small, and settings are compared on exact figures.
-  queries = {split: evaluator_queries.load(
-      prepared.examples_uri, split, evaluator.exclude_splits(split), None)
+  queries = {split: queries_lib.load(
+      prepared.examples_uri, split, ranking.exclude_splits(split), None)
              for split in splits}
 
   def evaluate(embed, vectors):
-    return {split: evaluator.evaluate_embeddings(
+    return {split: ranking.evaluate_embeddings(
         embed, item_ids, vectors, queries[split], rows, k, split)
             for split in splits}
 

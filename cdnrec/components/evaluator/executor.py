@@ -1,9 +1,9 @@
 """Executor of RetrievalEvaluator: exact full-corpus ranking, the index's
 recall, and the blessing decision (core/blessing.py).
 
-Users are ranked in chunks against blocks of items (core/metrics.py), so
+Users are ranked in chunks against blocks of items (core/ranking.py), so
 memory does not grow with the catalog; with more held-out users than
-`max_queries`, a seeded sample of them is ranked (queries.py).
+`max_queries`, a seeded sample of them is ranked (core/queries.py).
 
 User embeddings come from the trained SavedModel's `embed_examples`
 signature (the serving path), item embeddings from the Trainer's
@@ -20,19 +20,18 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from cdnrec.components.evaluator import queries as queries_lib
 from cdnrec.core import artifacts
 from cdnrec.core import blessing as blessing_lib
 from cdnrec.core import item_stats
 from cdnrec.core import metrics as metrics_lib
 from cdnrec.core import model_layout
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 from cdnrec.core import uris
 
 K = "k"
@@ -72,7 +71,7 @@ def evaluate(served: ServedModel, item_stats_uri: str, k: int,
              queries: queries_lib.Queries, split: str = "test"
              ) -> Dict[str, Any]:
   """Metrics of a trained SavedModel; see `evaluate_embeddings`."""
-  return evaluate_embeddings(
+  return ranking.evaluate_embeddings(
       served.embed, served.item_ids, served.item_vectors, queries,
       item_stats.load_item_rows(item_stats_uri), k, split)
 
@@ -97,67 +96,6 @@ def index_recall(examples_uri: str, served: ServedModel, split: str = "test",
   if not total:
     return 1.0, 0
   return hits / total, found.shape[1]
-
-
-def exclude_splits(split: str) -> List[str]:
-  """What a `split` query's candidates leave out (docs/protocol.md)."""
-  if split not in ("test", "eval"):
-    raise ValueError(f"split must be 'test' or 'eval', got {split!r}")
-  return ["train"] + (["eval"] if split == "test" else [])
-
-
-def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
-                        item_ids: np.ndarray, item_vectors: np.ndarray,
-                        queries: queries_lib.Queries, item_rows, k: int,
-                        split: str = "test") -> Dict[str, Any]:
-  """Full-corpus HR@K / NDCG@K of the `split` items.
-
-  Args:
-    embed_examples: serialized examples -> user embeddings [n, d].
-    item_ids, item_vectors: every catalog item and its embedding.
-    queries: the `split` examples to rank and what their users have seen
-      (queries.load with exclude_splits(split)).
-    item_rows: ItemStatsGen's rows (the head flags).
-    k: cut-off.
-    split: "test" (train and eval items excluded) or "eval" (train items
-      excluded), the latter for choosing hyperparameters.
-
-  Returns:
-    {"k", "split", "excluded", "queries", "population", slice: {"count",
-    "hr", "ndcg", "hr_se", "ndcg_se"}} for slices overall, head, tail.
-  """
-  excluded_splits = exclude_splits(split)
-  model_items = pa.array(np.asarray(item_ids).astype(str), pa.string())
-  heads = {r.item_id: r.is_head for r in item_rows}
-  # An item the model cannot rank (absent from its index) is a miss.
-  target = pc.index_in(queries.item_ids, value_set=model_items)
-  unknown = np.asarray(target.is_null().to_numpy(zero_copy_only=False))
-  target = target.fill_null(0).to_numpy().astype(np.int64)
-  excluded = pc.index_in(queries.excluded_items, value_set=model_items)
-  known = np.asarray(excluded.is_valid().to_numpy(zero_copy_only=False))
-  excluded_rows = queries.excluded_rows[known]
-  excluded_columns = excluded.drop_null().to_numpy().astype(np.int64)
-  order = np.argsort(excluded_rows, kind="stable")
-  excluded_rows, excluded_columns = excluded_rows[order], excluded_columns[order]
-  ranks = []
-  for start in range(0, len(queries.records), _BATCH):
-    chunk = queries.records[start:start + _BATCH]
-    lo, hi = np.searchsorted(excluded_rows, [start, start + len(chunk)])
-    ranks.append(metrics_lib.blocked_ranks(
-        embed_examples(chunk), item_vectors, target[start:start + len(chunk)],
-        excluded_rows[lo:hi] - start, excluded_columns[lo:hi]))
-  rank = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-  rank = np.where(unknown, len(item_ids), rank)
-  is_head = np.array([heads[i] for i in queries.item_ids.to_pylist()],
-                     dtype=bool)
-  result = {name: dataclasses.asdict(m) for name, m in metrics_lib.sliced(
-      rank, is_head, k, queries.sampled_share).items()}
-  result.update({"k": k, "split": split,
-                 "excluded": f"each user's own {' and '.join(excluded_splits)} "
-                             "items",
-                 "queries": len(queries.records),
-                 "population": queries.population})
-  return result
 
 
 def format_metrics(result: Dict[str, Any]) -> str:
@@ -199,7 +137,7 @@ class Executor(base_executor.BaseExecutor):
     served = ServedModel.load(
         os.path.join(uris.local_path(model.uri), model_layout.SCANN_FORMAT))
     queries = queries_lib.load(
-        examples_path, split, exclude_splits(split),
+        examples_path, split, ranking.exclude_splits(split),
         int(max_queries) if max_queries else None,
         seed=int(exec_properties.get(SEED) or 0))
     result = evaluate(served, stats_path, k, queries, split)

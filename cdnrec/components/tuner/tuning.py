@@ -17,9 +17,9 @@ import keras_tuner
 import tensorflow as tf
 from tfx.components.tuner.component import TunerFnResult
 
-from cdnrec.components.evaluator import executor as evaluator
-from cdnrec.components.evaluator import queries as evaluator_queries
 from cdnrec.core import item_stats
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 from cdnrec.core import uris
 from cdnrec.models import config as config_lib
 from cdnrec.models import search_space
@@ -52,10 +52,10 @@ class RetrievalTuner(keras_tuner.engine.base_tuner.BaseTuner):
       config = config_lib.TrainConfig.from_dict(settings)
       trained = training.fit(self._data, config, verbose=0)
       item_ids, item_vectors = trained.item_embeddings(self._data)
-      metrics = evaluator.evaluate_embeddings(
+      metrics = ranking.evaluate_embeddings(
           trained.embed_examples, item_ids, item_vectors,
-          evaluator_queries.load(self._examples_uri, "eval",
-                                 evaluator.exclude_splits("eval"),
+          queries_lib.load(self._examples_uri, "eval",
+                                 ranking.exclude_splits("eval"),
                                  self._tune.max_queries, self._tune.seed),
           item_stats.load_item_rows(self._data.item_stats_uri), self._k,
           "eval")
