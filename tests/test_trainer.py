@@ -1,6 +1,7 @@
 """The Trainer's run_fn trains, and its SavedModel answers the same in a
 fresh process as the embeddings it was built from."""
 
+import dataclasses
 import json
 import re
 import os
@@ -175,7 +176,8 @@ def test_early_stopping_keeps_the_best_epochs_weights():
   loss and restores the weights of the best epoch, stopped or not."""
   from cdnrec.models import training
   model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
-  callback = training._BestWeights(patience=2)
+  callback = training._BestWeights(2, training._validation_loss,
+                                   "validation loss", higher_is_better=False)
   callback.set_model(model)
   seen = {}
   for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.4, 1.0]):
@@ -188,7 +190,22 @@ def test_early_stopping_keeps_the_best_epochs_weights():
   callback.restore(model)
   np.testing.assert_array_equal(model.get_weights()[0], seen[1][0])
   with pytest.raises(ValueError, match="does not report"):
-    training._BestWeights(1).on_epoch_end(0, {"loss": 1.0})
+    training._validation_loss({"loss": 1.0})
+
+
+def test_early_stopping_on_a_score_keeps_the_highest():
+  from cdnrec.models import training
+  model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
+  scores = iter([0.1, 0.3, 0.2, float("nan"), 0.25])
+  callback = training._BestWeights(3, lambda logs: next(scores), "NDCG",
+                                   higher_is_better=True)
+  callback.set_model(model)
+  for epoch in range(5):
+    callback.on_epoch_end(epoch, {})
+    if model.stop_training:
+      break
+  assert callback.best_epoch == 1 and callback.stopped_epoch == 4
+  assert callback.values[:3] == [0.1, 0.3, 0.2]
 
 
 def test_early_stopping_is_refused_for_two_stage_models():
@@ -229,6 +246,52 @@ def test_early_stopping_in_training_keeps_the_lowest_validation_loss(trained):
   assert again == pytest.approx(losses[result.kept_epoch - 1], rel=1e-4)
   assert not np.isclose(again, losses[-1], rtol=1e-4) or (
       result.kept_epoch == ran)
+
+
+def test_early_stopping_on_validation_ndcg_keeps_its_best_epoch(
+    trained, tiny_artifacts):
+  """Watching validation NDCG@serving_k: the kept epoch is the one with
+  the highest, and the weights kept rank the validation split as well as
+  that epoch did (the Evaluator's ranking, recomputed after training)."""
+  from cdnrec.core import item_stats
+  from cdnrec.core import queries as queries_lib
+  from cdnrec.core import ranking
+  from cdnrec.models import config as config_lib
+  from cdnrec.models import training
+  examples_uri = tiny_artifacts["examples"].uri
+  data = training.TrainingInputs(
+      train_files=trained.train_files, eval_files=trained.eval_files,
+      item_catalog_uri=trained.item_catalog_uri,
+      item_stats_uri=trained.item_stats_uri, examples_uri=examples_uri)
+  config = config_lib.TrainConfig.from_dict(
+      {"epochs": 8, "batch_size": 128, "serving_k": K,
+       "learning_rate": 0.05, "early_stopping_patience": 2,
+       "early_stopping_metric": "ndcg"})
+  result = training.fit(data, config, verbose=0)
+  ndcg = result.history[f"val_ndcg_at_{K}"]
+  assert len(ndcg) == len(result.epoch_seconds) >= 3
+  assert result.kept_epoch == int(np.argmax(ndcg)) + 1
+  # It stopped past its best epoch, so restoring is what is checked below.
+  assert result.kept_epoch < len(ndcg)
+  item_ids, item_vectors = result.item_embeddings(data)
+  again = ranking.evaluate_embeddings(
+      result.embed_examples, item_ids, item_vectors,
+      queries_lib.load(examples_uri, "eval", ranking.exclude_splits("eval"),
+                       None),
+      item_stats.load_item_rows(data.item_stats_uri), K, "eval")
+  assert again["overall"]["ndcg"] == pytest.approx(max(ndcg), abs=1e-6)
+  # Without the examples there is nothing to rank against: said clearly.
+  with pytest.raises(ValueError, match="need examples_uri"):
+    training.fit(dataclasses.replace(data, examples_uri=None), config,
+                 verbose=0)
+
+
+def test_early_stopping_metric_is_checked():
+  from cdnrec.core.errors import ConfigError
+  from cdnrec.models import config as config_lib
+  with pytest.raises(ConfigError, match=r"early_stopping_metric must be one "
+                     r"of \['loss', 'ndcg'\], got 'recall'"):
+    config_lib.TrainConfig.from_dict({"early_stopping_metric": "recall"})
 
 
 @pytest.mark.slow

@@ -44,7 +44,8 @@ class PreparedData(local.DataArtifacts):
         eval_files=[example_io.split_pattern(self.examples_uri, "eval")],
         item_catalog_uri=self.uri("item_catalog"),
         item_stats_uri=self.item_stats_uri,
-        rebalanced_uri=self.uri("rebalanced_examples"))
+        rebalanced_uri=self.uri("rebalanced_examples"),
+        examples_uri=self.examples_uri)
 
 
 def prepare(data_dir: str, out_dir: str, head_fraction: float,

@@ -22,6 +22,7 @@ CDN_LOSSES = ("auto", "joint", "separate")
 REGULARIZER_BATCHES = ("auto", "drawn", "thinned")
 SPARSE_UPDATES = ("auto", "lazy", "dense")
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
+EARLY_STOPPING_METRICS = ("loss", "ndcg")
 TWO_STAGE_MODELS = ("ndp",)  # Ω_m, then Ω_r (registry.py)
 
 
@@ -96,9 +97,15 @@ class TrainConfig:
       vocabulary), "lazy" (only the rows in the batch; optimizer.py) or
       "auto" (lazy when an id vocabulary has over
       optimizer.AUTO_LAZY_ROWS rows).
-    early_stopping_patience: stop after this many epochs without a lower
-      validation loss, and keep the weights of the epoch with the lowest
-      (0: train every epoch and keep the last weights).
+    early_stopping_patience: stop after this many epochs without a better
+      early_stopping_metric, and keep the weights of the epoch with the
+      best (0: train every epoch and keep the last weights).
+    early_stopping_metric: what early stopping watches on the validation
+      split: "loss" (the training loss on validation examples) or "ndcg"
+      (overall NDCG@serving_k, full-corpus ranking under the protocol, on a
+      seeded sample of at most early_stopping_queries users).
+    early_stopping_queries: validation users ranked after each epoch when
+      early_stopping_metric is "ndcg".
     cache_examples: hold the serialized training examples (Ω_m, Ω_r) in
       memory after the first epoch when they are small enough
       (inputs.CACHE_MAX_BYTES); larger ones are always streamed.
@@ -144,6 +151,8 @@ class TrainConfig:
   distinct_items: bool = False
   cache_examples: bool = True
   early_stopping_patience: int = 0
+  early_stopping_metric: str = "loss"
+  early_stopping_queries: int = 20_000
   sparse_updates: str = "auto"
   distribution: str = "default"
 
@@ -236,6 +245,13 @@ class TrainConfig:
     if self.early_stopping_patience < 0:
       raise ConfigError(f"early_stopping_patience must be >= 0 (0: off), "
                         f"got {self.early_stopping_patience}")
+    if self.early_stopping_metric not in EARLY_STOPPING_METRICS:
+      raise ConfigError(f"early_stopping_metric must be one of "
+                        f"{list(EARLY_STOPPING_METRICS)}, got "
+                        f"{self.early_stopping_metric!r}")
+    if self.early_stopping_queries < 1:
+      raise ConfigError(f"early_stopping_queries must be >= 1, got "
+                        f"{self.early_stopping_queries}")
     if self.early_stopping_patience and self.model in TWO_STAGE_MODELS:
       # Its stages compute the validation loss differently (the second
       # with Ω_r's frequencies): their losses do not compare.

@@ -39,7 +39,7 @@ class CdnFnArgs(fn_args_utils.FnArgs):
   item_catalog_uri = attr.ib(type=str, default=None)
   item_stats_uri = attr.ib(type=str, default=None)
   rebalanced_examples_uri = attr.ib(type=str, default=None)
-  examples_uri = attr.ib(type=str, default=None)  # CdnTuner sets it
+  examples_uri = attr.ib(type=str, default=None)
 
 
 def run_fn(fn_args) -> None:
@@ -112,7 +112,9 @@ def training_inputs(fn_args) -> training.TrainingInputs:
       item_catalog_uri=uri_lib.local_path(fn_args.item_catalog_uri),
       item_stats_uri=uri_lib.local_path(fn_args.item_stats_uri),
       rebalanced_uri=(fn_args.rebalanced_examples_uri and
-                      uri_lib.local_path(fn_args.rebalanced_examples_uri)))
+                      uri_lib.local_path(fn_args.rebalanced_examples_uri)),
+      examples_uri=(fn_args.examples_uri and
+                    uri_lib.local_path(fn_args.examples_uri)))
 
 
 def _warm_start_dir(base_model):

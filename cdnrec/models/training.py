@@ -5,7 +5,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -15,6 +15,8 @@ from cdnrec.core import example_io
 from cdnrec.core import features as F
 from cdnrec.core import item_stats
 from cdnrec.core import logit_adjustment
+from cdnrec.core import queries as queries_lib
+from cdnrec.core import ranking
 from cdnrec.models import cdn as cdn_model
 from cdnrec.models import config as config_lib
 from cdnrec.models import distribute
@@ -36,6 +38,9 @@ class TrainingInputs:
   item_catalog_uri: str
   item_stats_uri: str
   rebalanced_uri: Optional[str] = None
+  # The leave-one-out Examples (every split): what ranking the validation
+  # split needs (each user's train items are not candidates).
+  examples_uri: Optional[str] = None
 
   @property
   def catalog_files(self) -> List[str]:
@@ -116,28 +121,33 @@ class _EpochTimer(tf.keras.callbacks.Callback):
 
 
 class _BestWeights(tf.keras.callbacks.Callback):
-  """Early stopping on the validation loss that keeps the best epoch's
+  """Early stopping on a validation score that keeps the best epoch's
   weights whether or not it stopped early (Keras' EarlyStopping restores
-  them only when it stops). One-stage models only (TrainConfig checks)."""
+  them only when it stops). One-stage models only (TrainConfig checks).
 
-  MONITOR = "val_loss"
+  watch(logs) -> the epoch's value (NaN: never the best).
+  """
 
-  def __init__(self, patience: int):
+  def __init__(self, patience: int, watch: Callable[[Dict], float],
+               name: str, higher_is_better: bool):
     super().__init__()
     self.patience = patience
-    self.best = float("inf")
+    self.name = name
+    self.values: List[float] = []
+    self.best = -float("inf") if higher_is_better else float("inf")
     self.best_epoch: Optional[int] = None
     self.stopped_epoch: Optional[int] = None
+    self._watch = watch
+    self._sign = 1.0 if higher_is_better else -1.0
     self._weights = None
     self._wait = 0
 
   def on_epoch_end(self, epoch, logs=None):
-    value = (logs or {}).get(self.MONITOR)
-    if value is None:
-      raise ValueError(f"early stopping watches {self.MONITOR!r}, which "
-                       f"the model does not report ({sorted(logs or {})})")
-    if value < self.best:
-      self.best, self.best_epoch, self._wait = float(value), epoch, 0
+    value = float(self._watch(logs or {}))
+    self.values.append(value)
+    _log.info("epoch %d: %s %.4f", epoch + 1, self.name, value)
+    if self._sign * value > self._sign * self.best:
+      self.best, self.best_epoch, self._wait = value, epoch, 0
       self._weights = self.model.get_weights()
       return
     self._wait += 1
@@ -148,6 +158,37 @@ class _BestWeights(tf.keras.callbacks.Callback):
   def restore(self, model: tf.keras.Model) -> None:
     if self._weights is not None:
       model.set_weights(self._weights)
+
+
+def _validation_loss(logs: Dict) -> float:
+  if "val_loss" not in logs:
+    raise ValueError(f"early stopping watches 'val_loss', which the model "
+                     f"does not report ({sorted(logs)})")
+  return float(logs["val_loss"])
+
+
+def _validation_ndcg(trained: TrainedModel, data: TrainingInputs
+                     ) -> Callable[[Dict], float]:
+  """Overall NDCG@serving_k on the validation split, ranked as the
+  Evaluator ranks (the served user tower, every catalog item)."""
+  if not data.examples_uri:
+    raise ValueError("early_stopping_metric 'ndcg' ranks the validation "
+                     "split against each user's train items: the training "
+                     "inputs need examples_uri")
+  config = trained.config
+  queries = queries_lib.load(data.examples_uri, "eval",
+                             ranking.exclude_splits("eval"),
+                             config.early_stopping_queries)
+  item_rows = item_stats.load_item_rows(data.item_stats_uri)
+
+  def ndcg(logs: Dict) -> float:
+    del logs
+    item_ids, item_vectors = trained.item_embeddings(data)
+    return ranking.evaluate_embeddings(
+        trained.embed_examples, item_ids, item_vectors, queries, item_rows,
+        config.serving_k, "eval")["overall"]["ndcg"]
+
+  return ndcg
 
 
 def fit(data: TrainingInputs, config: config_lib.TrainConfig,
@@ -235,10 +276,18 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
       built.model.compute_loss(next(iter(stages[0][0])), training=True)
     warm_start.restore(built.model, vocab, warm_start_from)
   history: Dict[str, List[float]] = {}
+  trained = TrainedModel(built, config, feature_config, means, history,
+                         timer.seconds, vocab, None, frequencies)
   callbacks: List[tf.keras.callbacks.Callback] = [timer]
   best = None
   if config.early_stopping_patience:
-    best = _BestWeights(config.early_stopping_patience)
+    if config.early_stopping_metric == "ndcg":
+      best = _BestWeights(config.early_stopping_patience,
+                          _validation_ndcg(trained, data),
+                          f"validation NDCG@{config.serving_k}", True)
+    else:
+      best = _BestWeights(config.early_stopping_patience, _validation_loss,
+                          "validation loss", False)
     callbacks.append(best)
   done = 0
   for dataset, epochs, probability in stages:
@@ -253,15 +302,15 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
       history.setdefault(key, []).extend(float(v) for v in values)
   if best is not None:
     if best.best_epoch is None:
-      raise ValueError("early stopping: the validation loss was never "
+      raise ValueError(f"early stopping: the {best.name} was never "
                        "finite; training diverged (try a lower "
                        "learning_rate)")
     best.restore(built.model)
-    _log.info("early stopping: kept epoch %d of %d (validation loss %.4f)%s",
-              best.best_epoch + 1, len(timer.seconds), best.best,
+    _log.info("early stopping: kept epoch %d of %d (%s %.4f)%s",
+              best.best_epoch + 1, len(timer.seconds), best.name, best.best,
               f", stopped after epoch {best.stopped_epoch + 1}"
               if best.stopped_epoch is not None else "")
-  return TrainedModel(built, config, feature_config, means, history,
-                      timer.seconds, vocab,
-                      best.best_epoch + 1 if best is not None and
-                      best.best_epoch is not None else None, frequencies)
+    trained.kept_epoch = best.best_epoch + 1
+    if config.early_stopping_metric == "ndcg":
+      history[f"val_ndcg_at_{config.serving_k}"] = best.values
+  return trained

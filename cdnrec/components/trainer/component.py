@@ -46,7 +46,8 @@ class CdnTrainerSpec(standard_component_specs.TrainerSpec):
 
 
 class Executor(trainer_executor.GenericExecutor):
-  """Gives run_fn the extra artifacts' URIs as CdnFnArgs fields."""
+  """Gives run_fn the extra artifacts' URIs as CdnFnArgs fields, and the
+  examples' (early stopping on validation NDCG ranks against train items)."""
 
   def _GetFnArgs(self, input_dict: Dict[str, List[types.Artifact]],
                  output_dict: Dict[str, List[types.Artifact]],
@@ -54,6 +55,7 @@ class Executor(trainer_executor.GenericExecutor):
     fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
     return trainer_module.CdnFnArgs(
         **attr.asdict(fn_args, recurse=False),
+        examples_uri=artifact_utils.get_single_uri(input_dict["examples"]),
         **{field: artifact_utils.get_single_uri(input_dict[key])
            for key, (field, _) in EXTRA_INPUTS.items()})
 
