@@ -22,7 +22,7 @@ Beside the SavedModel, `model_layout.write_item_embeddings` keeps every item's e
 """
 
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -180,17 +180,32 @@ def save(module: RetrievalModule, export_dir: str) -> None:
       options=SCANN_SAVE_OPTIONS)
 
 
+class CatalogEmbedder:
+  """(item ids, embeddings) of every catalog item, on each call: one traced
+  graph for every batch and every call (early stopping embeds the catalog
+  after each epoch; a graph per call would be traced again each time)."""
+
+  def __init__(self, item_model: tf.keras.Model, catalog_patterns,
+               feature_config: F.FeatureConfig, numeric_means):
+    self._patterns = catalog_patterns
+    self._spec = inputs.parse_spec(feature_config.item_features,
+                                   numeric_means, with_ids=[F.ITEM_ID])
+    # An eager call runs each layer's Python for every batch, which
+    # dominates on a catalog of a million items.
+    self._embed = tf.function(
+        lambda batch: item_model(batch, training=False),
+        reduce_retracing=True)
+
+  def __call__(self) -> Tuple[np.ndarray, np.ndarray]:
+    ids, vectors = [], []
+    for batch in inputs.examples_dataset(self._patterns, self._spec, 16384):
+      ids.append(batch[F.ITEM_ID].numpy())
+      vectors.append(self._embed(batch).numpy())
+    return np.concatenate(ids), np.concatenate(vectors)
+
+
 def item_embeddings(item_model: tf.keras.Model, catalog_patterns,
                     feature_config: F.FeatureConfig, numeric_means):
-  """(item ids, embeddings) of every catalog item."""
-  spec = inputs.parse_spec(feature_config.item_features, numeric_means,
-                           with_ids=[F.ITEM_ID])
-  # One traced graph for every batch: an eager call runs each layer's
-  # Python for every batch, which dominates on a catalog of a million items.
-  embed = tf.function(lambda batch: item_model(batch, training=False),
-                      reduce_retracing=True)
-  ids, vectors = [], []
-  for batch in inputs.examples_dataset(catalog_patterns, spec, 16384):
-    ids.append(batch[F.ITEM_ID].numpy())
-    vectors.append(embed(batch).numpy())
-  return np.concatenate(ids), np.concatenate(vectors)
+  """(item ids, embeddings) of every catalog item, once."""
+  return CatalogEmbedder(item_model, catalog_patterns, feature_config,
+                         numeric_means)()

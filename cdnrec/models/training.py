@@ -181,9 +181,14 @@ def _validation_ndcg(trained: TrainedModel, data: TrainingInputs
                              config.early_stopping_queries)
   item_rows = item_stats.load_item_rows(data.item_stats_uri)
 
+  embed_catalog = export.CatalogEmbedder(
+      trained.built.item_model, data.catalog_files, trained.feature_config,
+      trained.numeric_means)
+
   def ndcg(logs: Dict) -> float:
     del logs
-    item_ids, item_vectors = trained.item_embeddings(data)
+    item_ids, raw_vectors = embed_catalog()
+    item_vectors = trained.adjusted_items(item_ids, raw_vectors)
     return ranking.evaluate_embeddings(
         trained.embed_examples, item_ids, item_vectors, queries, item_rows,
         config.serving_k, "eval")["overall"]["ndcg"]
