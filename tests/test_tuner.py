@@ -31,8 +31,8 @@ def _artifact(kind, uri):
 
 @pytest.fixture(scope="module")
 def searched(tiny_artifacts, tmp_path_factory):
-  """Two trials of one epoch on the tiny data; (output folder, splits the
-  trials ranked)."""
+  """Two trials of up to two epochs on the tiny data, each stopped early on
+  validation NDCG; (output folder, splits ranked)."""
   out = tmp_path_factory.mktemp("tuner")
   examples = _artifact(standard_artifacts.Examples,
                        tiny_artifacts["examples"].uri)
@@ -48,9 +48,10 @@ def searched(tiny_artifacts, tmp_path_factory):
   results = _artifact(standard_artifacts.TunerResults, out / "results")
   os.makedirs(best.uri)
   os.makedirs(results.uri)
-  train = config_lib.TrainConfig.from_dict({"batch_size": 128,
-                                            "serving_k": 20})
-  tune = search_space.TuneConfig(trials=2, epochs=1, fixed=("dropout",))
+  train = config_lib.TrainConfig.from_dict({
+      "batch_size": 128, "serving_k": 20, "early_stopping_patience": 1,
+      "early_stopping_metric": "ndcg"})
+  tune = search_space.TuneConfig(trials=2, epochs=2, fixed=("dropout",))
   try:
     from tfx.dsl.components.base import base_executor
     executor = tuner_component.Executor(base_executor.BaseExecutor.Context(
@@ -86,8 +87,10 @@ def test_the_search_writes_the_best_settings_from_the_shared_space(searched):
   assert "dropout" not in settings  # fixed with --set: not searched
   for name, value in settings.items():
     assert value in space[name]
-  # Trials are scored on the validation split; the test split is never read.
-  assert ranked and set(ranked) == {"eval"}
+  # Trials are scored on the validation split, and stopped early on it
+  # (each trial ranks it once for its score and once for early stopping);
+  # the test split is never read.
+  assert ranked == ["eval"] * 4
 
 
 def test_the_trainer_takes_the_tuners_settings(searched, trained, caplog):

@@ -2,11 +2,12 @@
 
 For each neural method of --methods:
   1. `cdnrec run --tune` on the data (the pipeline's CdnTuner: --trials
-     random draws from models/search_space.py, each trained --epochs and
-     scored on the validation split; --baseline none), in a subprocess;
-     the Tuner's wall seconds come from the run's progress lines, its
-     choice from best_hyperparameters.txt.
-Then, on the same data, `cdnrec experiment --no-tune` over --seeds:
+     random draws from models/search_space.py, each trained --tune-epochs
+     and scored on the validation split; --baseline none), in a
+     subprocess; the Tuner's wall seconds come from the run's progress
+     lines, its choice from best_hyperparameters.txt.
+Then, on the same data, `cdnrec experiment --no-tune` over --seeds, each
+neural run trained --epochs:
   2. every method with its defaults, plus ease (λ chosen on validation)
      and most_popular;
   3. each neural method with the Tuner's choice (--set, one experiment per
@@ -14,6 +15,11 @@ Then, on the same data, `cdnrec experiment --no-tune` over --seeds:
 Prints validation and test HR@K / NDCG@K (overall, head, tail; mean ± SEM
 over seeds) of each row and writes tune.json. Settings are chosen on the
 validation split only; test figures are reported, never used.
+
+--set NAME=VALUE (repeatable) fixes a training setting everywhere: in the
+Tuner's trials (not searched) and in every neural row; e.g.
+--set early_stopping_patience=5 --set early_stopping_metric=ndcg with
+--epochs 40 lets validation NDCG choose each run's length.
 
 --data synthetic generates the data first (--users, --items,
 --interactions, --imbalance-factor, --data-seed: the embedded default, or
@@ -68,6 +74,10 @@ def main(argv=None) -> int:
   parser.add_argument("--methods", default="two_tower,cdn")
   parser.add_argument("--seeds", default="0,1,2")
   parser.add_argument("--epochs", type=int, default=5)
+  parser.add_argument("--tune-epochs", type=int, default=None,
+                      help="epochs of each Tuner trial (default: --epochs)")
+  parser.add_argument("--set", dest="settings", action="append", default=[],
+                      metavar="NAME=VALUE")
   parser.add_argument("--trials", type=int, default=10)
   parser.add_argument("--objective", default="overall")
   parser.add_argument("--out", default="runs/bench/tune")
@@ -92,18 +102,22 @@ def main(argv=None) -> int:
   else:
     args.data_format = args.data
   methods = [m for m in args.methods.split(",") if m]
+  tune_epochs = args.tune_epochs or args.epochs
+  fixed = [flag for setting in args.settings for flag in ("--set", setting)]
   common = ["--epochs", str(args.epochs), "--seeds", args.seeds,
-            "--no-tune"]
+            "--no-tune", *fixed]
   report: Dict[str, Any] = {
       "machine": f"{platform.node()} {os.cpu_count()} cores",
       "data": {"format": args.data_format, "dir": args.data_dir},
-      "trials": args.trials, "epochs": args.epochs, "seeds": args.seeds,
+      "trials": args.trials, "tune_epochs": tune_epochs,
+      "epochs": args.epochs, "settings": args.settings, "seeds": args.seeds,
       "objective": args.objective, "tuner": {}, "rows": {}}
   for method in methods:
     run_out = os.path.join(out, f"run_{method}")
     text = _cdnrec(["run", *_data_flags(args), "--model", method,
                     "--baseline", "none", "--epochs", str(args.epochs),
                     "--tune", "--tune-trials", str(args.trials),
+                    "--tune-epochs", str(tune_epochs), *fixed,
                     "--tune-objective", args.objective,
                     "--output", run_out],
                    os.path.join(out, f"run_{method}.log"))
@@ -152,8 +166,10 @@ def _setting(name: str, value: Any) -> Any:
 def _print(report: Dict[str, Any]) -> None:
   k = 50
   print(f"\n{report['data']['format']} {report['data']['dir']}: "
-        f"{report['trials']} trials of {report['epochs']} epochs, seeds "
-        f"{report['seeds']}, {report['machine']}")
+        f"{report['trials']} trials of {report['tune_epochs']} epochs, "
+        f"rows of {report['epochs']} epochs, seeds {report['seeds']}, "
+        f"settings {report['settings'] or 'as default'}, "
+        f"{report['machine']}")
   for method, tuner in report["tuner"].items():
     print(f"  {method}: tuned in {tuner['seconds']:.0f} s -> {tuner['best']}")
   print(f"{'':24} {'val NDCG':>14} {'HR overall':>14} {'HR head':>14} "
