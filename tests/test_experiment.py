@@ -115,3 +115,16 @@ def test_frontier_sweeps_knobs_and_rescores_without_retraining(
   with open(os.path.join(out, "frontier.png"), "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert "Head/tail frontier" in stdout and "two_tower+posthoc" in stdout
+
+
+def test_early_stopped_runs_report_their_epochs():
+  from cdnrec.experiment import run as run_lib
+  metric = {"count": 10, "hr": 0.5, "ndcg": 0.2}
+  metrics = {"test": {name: metric for name in report.SLICES}}
+  stopped = [run_lib.RunResult({}, metrics, [1.0] * n, kept_epoch=kept)
+             for n, kept in ((12, 7), (9, 4))]
+  out = report.aggregate(stopped, 50)
+  assert out["early_stopping"] == {"epochs_trained": [12, 9],
+                                   "kept_epoch": [7, 4]}
+  fixed = [run_lib.RunResult({}, metrics, [1.0] * 5)]
+  assert "early_stopping" not in report.aggregate(fixed, 50)

@@ -31,6 +31,11 @@ def aggregate(runs: Sequence, k: int) -> Dict[str, Any]:
   out["train_seconds_per_epoch"] = mean_sem(steady)
   out["test_cases"] = {name: runs[0].metrics["test"][name]["count"]
                        for name in SLICES}
+  if any(r.kept_epoch for r in runs):
+    # Early stopping: how long each seed trained, and which epoch it kept.
+    out["early_stopping"] = {"epochs_trained": [len(r.epoch_seconds)
+                                                for r in runs],
+                             "kept_epoch": [r.kept_epoch for r in runs]}
   if all("eval" in r.metrics for r in runs):
     # What settings are chosen on; reported beside the test figures.
     out["validation"] = {name: {

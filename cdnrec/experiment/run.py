@@ -25,6 +25,8 @@ class RunResult:
   gates: Optional[Dict[str, Dict[str, float]]] = None
   # τ (as "%g") -> split -> evaluator result of the post-hoc adjusted scores.
   posthoc: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
+  # With early stopping: the epoch (from 1) whose weights were evaluated.
+  kept_epoch: Optional[int] = None
 
 
 def gate_summary(trained: training.TrainedModel, item_ids: np.ndarray,
@@ -80,6 +82,7 @@ def train_and_evaluate(prepared: data_lib.PreparedData,
       posthoc[f"{tau:g}"] = evaluate(users, logit_adjustment.adjusted_items(
           raw_vectors, trained.log_prior(item_ids), tau, config.temperature))
   result = RunResult(config.to_dict(), metrics, trained.epoch_seconds,
-                     gate_summary(trained, item_ids, rows), posthoc)
+                     gate_summary(trained, item_ids, rows), posthoc,
+                     trained.kept_epoch)
   tf.keras.backend.clear_session()
   return result
