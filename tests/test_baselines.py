@@ -40,23 +40,25 @@ def test_ease_user_form_scores_as_b_outside_each_users_own_items():
   x[:, 7] = 0.0  # an item nobody interacted with
   l2 = 3.0
   b = baselines.ease_weights(x.T @ x, l2)
-  xxt, weights = baselines.ease_user_form(scipy.sparse.csr_matrix(x), l2)
-  np.testing.assert_allclose(xxt, x @ x.T)
-  assert weights.shape == (30, 9)
+  m, weights = baselines.ease_user_form(scipy.sparse.csr_matrix(x), l2)
+  np.testing.assert_allclose(m, np.linalg.inv(x @ x.T + l2 * np.eye(9)))
+  assert weights.shape == (30, 9) and weights.dtype == np.float32
   unseen = x == 0
-  np.testing.assert_allclose((xxt @ weights.T)[unseen], (x @ b)[unseen],
-                             atol=1e-10)
+  np.testing.assert_allclose((m @ weights.T)[unseen], (x @ b)[unseen],
+                             rtol=1e-5, atol=1e-6)
   # The two differ on a user's own items: the user form is not B itself.
-  assert not np.allclose((xxt @ weights.T)[~unseen], (x @ b)[~unseen])
+  assert not np.allclose((m @ weights.T)[~unseen], (x @ b)[~unseen])
 
 
-def test_ease_forms_rank_alike(prepared):
+@pytest.mark.parametrize("l2", [1.0, 10.0])
+def test_ease_forms_rank_alike(prepared, l2):
   """Both forms through the Evaluator on the same data: the same metrics
-  on both splits, slice by slice."""
+  on both splits, slice by slice, at the grid's smallest λ too (where
+  float32 scores are least well conditioned)."""
   data = baselines._Interactions(prepared)
   by_form = []
   for user_form in (False, True):
-    embed, item_vectors = baselines.ease_scorer(data, 10.0, user_form)
+    embed, item_vectors = baselines.ease_scorer(data, l2, user_form)
     by_form.append(baselines._evaluate(prepared, embed, data.item_ids,
                                        item_vectors, 10, ("eval", "test")))
   for split in ("eval", "test"):
@@ -77,8 +79,14 @@ def test_ease_is_refused_above_the_size_that_fits():
     baselines.check_size("ease", 10 ** 6, 20_001)
   # Fewer users: a wide catalog fits, a user x user inverse does not.
   baselines.check_size("ease", 2_000, 10 ** 5)
-  with pytest.raises(ConfigError, match=r"dense 30,000 x 30,000 matrices"):
+  with pytest.raises(ConfigError, match=r"dense 30,000 x 30,000 and "
+                     r"100,000 x 30,000 matrices \(33\.6 GB\)"):
     baselines.check_size("ease", 30_000, 10 ** 5)
+  # The form is the one needing less memory: 19,000 users and 19,500
+  # items fit as items (9.1 GB), not as users (10.1 GB).
+  assert not baselines.use_user_form(19_000, 19_500)
+  baselines.check_size("ease", 19_000, 19_500)
+  assert baselines.use_user_form(2_000, 3_000)
   baselines.check_size("most_popular", 10 ** 7, 10 ** 7)  # no matrix
 
 

@@ -104,3 +104,19 @@ def test_a_smaller_sample_is_seeded_and_reports_its_error(tiny_artifacts,
   expected = sum(1 for r in everyone.excluded_rows.tolist()
                  if users[r].as_py() in sampled_users)
   assert len(first.excluded_rows) == expected
+
+
+def test_a_diverged_model_is_refused_not_ranked_first(tiny_artifacts,
+                                                      catalog):
+  """NaN scores compare false with everything: without the check, every
+  target would rank first and a diverged model would score HR 1."""
+  ids, vectors, rows = catalog
+  queries = queries_lib.load(tiny_artifacts["examples"].uri, "test",
+                             ranking.exclude_splits("test"), 20)
+  broken_items = vectors.copy()
+  broken_items[3, 0] = np.nan
+  with pytest.raises(ranking.NonFiniteEmbeddings, match="item embeddings"):
+    ranking.evaluate_embeddings(_embed, ids, broken_items, queries, rows, 10)
+  nan_users = lambda records: np.full_like(_embed(records), np.inf)
+  with pytest.raises(ranking.NonFiniteEmbeddings, match="user embeddings"):
+    ranking.evaluate_embeddings(nan_users, ids, vectors, queries, rows, 10)

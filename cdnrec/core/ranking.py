@@ -16,6 +16,11 @@ from cdnrec.core import queries as queries_lib
 _BATCH = 512
 
 
+class NonFiniteEmbeddings(ValueError):
+  """A model whose embeddings hold NaN or inf (it diverged): its scores
+  compare false with everything, so every target would rank first."""
+
+
 def exclude_splits(split: str) -> List[str]:
   """What a `split` query's candidates leave out (docs/protocol.md)."""
   if split not in ("test", "eval"):
@@ -44,6 +49,9 @@ def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
     "hr", "ndcg", "hr_se", "ndcg_se"}} for slices overall, head, tail.
   """
   excluded_splits = exclude_splits(split)
+  if not np.isfinite(item_vectors).all():
+    raise NonFiniteEmbeddings("the item embeddings hold NaN or inf: the "
+                              "model diverged (try a lower learning_rate)")
   model_items = pa.array(np.asarray(item_ids).astype(str), pa.string())
   heads = {r.item_id: r.is_head for r in item_rows}
   # An item the model cannot rank (absent from its index) is a miss.
@@ -60,8 +68,12 @@ def evaluate_embeddings(embed_examples: Callable[[List[bytes]], np.ndarray],
   for start in range(0, len(queries.records), _BATCH):
     chunk = queries.records[start:start + _BATCH]
     lo, hi = np.searchsorted(excluded_rows, [start, start + len(chunk)])
+    users = embed_examples(chunk)
+    if not np.isfinite(users).all():
+      raise NonFiniteEmbeddings("the user embeddings hold NaN or inf: the "
+                                "model diverged (try a lower learning_rate)")
     ranks.append(metrics_lib.blocked_ranks(
-        embed_examples(chunk), item_vectors, target[start:start + len(chunk)],
+        users, item_vectors, target[start:start + len(chunk)],
         excluded_rows[lo:hi] - start, excluded_columns[lo:hi]))
   rank = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
   rank = np.where(unknown, len(item_ids), rank)

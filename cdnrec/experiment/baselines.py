@@ -16,15 +16,16 @@ scores. Both learn from the train split only, as the neural models do.
     validation split. Two forms, the same ranking:
       items: B itself, when items are no more than users. The user
         embedding is the user's row of X, the item vectors are Bᵀ.
-      users: when users are fewer, Woodbury's identity gives P from the
-        user x user M = (XXᵀ + λI)⁻¹ (ease_user_form): a catalog far
-        wider than its user base costs a small inverse, not an item x item
-        one. The user embedding is the user's row of XXᵀ. The scores
-        equal X_u B on every item outside the user's own train items; those
-        the protocol removes from the candidates, and a held-out item is
-        never one of them (ExampleGen keeps one interaction per pair).
-    Both need dense n x n matrices, n the smaller of users and items, so
-    data above MAX_EASE_BYTES is refused. Two extra dimensions keep exact
+      users: when that needs less memory (users fewer than items, about),
+        Woodbury's identity gives what scoring needs from the user x user
+        M = (XXᵀ + λI)⁻¹ (ease_user_form): a catalog far wider than its
+        user base costs a small inverse, not an item x item one. The user
+        embedding is the user's row of M. The scores equal X_u B on every
+        item outside the user's own train items; those the protocol
+        removes from the candidates, and a held-out item is never one of
+        them (ExampleGen keeps one interaction per pair).
+    Both need dense matrices (ease_bytes), so data above MAX_EASE_BYTES is
+    refused. Two extra dimensions keep exact
     ties out of the target's favour (the Evaluator counts only items scored
     strictly above it): items with no train interaction, which EASE cannot
     score (their column of B is zero), rank below every other item; a user
@@ -61,19 +62,29 @@ MAX_EASE_BYTES = 9_600_000_000
 # An item EASE cannot score ranks below every scored one (EASE's scores
 # are sums of at most n_items weights of magnitude below 1 here).
 _NEVER = -1e9
+# Items per block when computing diag(P) in the user form: M times a
+# block of X's columns is dense users x block.
+_ITEM_CHUNK = 4096
+
+
+def _item_form_bytes(n_items: int) -> int:
+  # G, G + λI and P (then B): float64 item x item.
+  return 3 * 8 * n_items * n_items
+
+
+def _user_form_bytes(n_users: int, n_items: int) -> int:
+  # XXᵀ, XXᵀ + λI and M (float64 user x user), then the float32 items x
+  # users vectors beside M.
+  return 3 * 8 * n_users * n_users + 4 * n_users * n_items
 
 
 def use_user_form(n_users: int, n_items: int) -> bool:
-  return n_users < n_items
+  return _user_form_bytes(n_users, n_items) < _item_form_bytes(n_items)
 
 
 def ease_bytes(n_users: int, n_items: int) -> int:
-  """The dense float64 matrices alive at once: G, G + λI and P (or B) in
-  the item form; XXᵀ, M and its copy, XᵀM and the item vectors in the
-  user form."""
-  if use_user_form(n_users, n_items):
-    return 8 * (3 * n_users * n_users + 2 * n_users * n_items)
-  return 3 * 8 * n_items * n_items
+  """The dense matrices alive at once while fitting, in the form used."""
+  return min(_user_form_bytes(n_users, n_items), _item_form_bytes(n_items))
 
 
 class _Interactions:
@@ -181,31 +192,44 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 
 def ease_user_form(x: scipy.sparse.csr_matrix, l2: float
                    ) -> Tuple[np.ndarray, np.ndarray]:
-  """EASE through M = (XXᵀ + λI)⁻¹ (users x users): (XXᵀ, W) with
-  X_u B = X_u ∘ c + (XXᵀ)_u Wᵀ for some c, so (XXᵀ)_u Wᵀ is X_u B outside
+  """EASE through M = (XXᵀ + λI)⁻¹ (users x users): (M, W), W items x
+  users float32, with X_u B = X_u + M_u Wᵀ, so M_u Wᵀ is X_u B outside
   the user's own items.
 
-  Woodbury: P = (I - XᵀMX) / λ, so diag(P)_j = (1 - x_jᵀ M x_j) / λ for
-  item column x_j, and with B = I - P diag(P)⁻¹ (diagonal zero),
-  X_u B = X_u ∘ (1 - 1 / (λ diag(P))) + (XXᵀ)_u M X diag(P)⁻¹ / λ.
+  Woodbury: P = (XᵀX + λI)⁻¹ = (I - XᵀMX) / λ, so X_u P = M_u X (as
+  XXᵀM = I - λM), and diag(P)_j = (1 - x_jᵀ M x_j) / λ for item column
+  x_j. With B = I - P diag(P)⁻¹: X_u B = X_u - M_u X diag(P)⁻¹, so
+  W = -Xᵀ diag(P)⁻¹. Scores are sums of M_u's entries over an item's
+  users, with no large terms cancelling (as (XXᵀ)_u M would).
   """
-  x = x.astype(np.float64)
-  xxt = (x @ x.T).toarray()
-  m = np.linalg.inv(xxt + l2 * np.eye(len(xxt)))
-  xtm = np.asarray(x.T @ m)  # items x users; M is symmetric
-  diag_p = (1.0 - np.asarray(x.multiply(xtm.T).sum(axis=0)).ravel()) / l2
-  return xxt, xtm / (l2 * diag_p)[:, None]
+  x = scipy.sparse.csc_matrix(x, dtype=np.float64)
+  gram = (x @ x.T).toarray()
+  gram[np.diag_indices_from(gram)] += l2
+  m = np.linalg.inv(gram)
+  del gram
+  quadratic = np.zeros(x.shape[1])
+  for start in range(0, x.shape[1], _ITEM_CHUNK):
+    columns = x[:, start:start + _ITEM_CHUNK]
+    quadratic[start:start + _ITEM_CHUNK] = np.asarray(
+        columns.multiply(m @ columns).sum(axis=0)).ravel()
+  diag_p = (1.0 - quadratic) / l2
+  weights = np.zeros((x.shape[1], x.shape[0]), np.float32)
+  coo = x.tocoo()
+  weights[coo.col, coo.row] = -1.0 / diag_p[coo.col]
+  return m, weights
 
 
 def check_size(method: str, n_users: int, n_items: int) -> None:
   if method == "ease" and ease_bytes(n_users, n_items) > MAX_EASE_BYTES:
-    n = min(n_users, n_items)
+    held = (f"dense {n_users:,} x {n_users:,} and {n_items:,} x "
+            f"{n_users:,} matrices" if use_user_form(n_users, n_items) else
+            f"dense {n_items:,} x {n_items:,} matrices")
     raise ConfigError(
         f"ease: the train split has {n_users:,} users and {n_items:,} "
-        f"items; EASE's closed form holds dense {n:,} x {n:,} matrices "
+        f"items; EASE's closed form holds {held} "
         f"({ease_bytes(n_users, n_items) / 1e9:.1f} GB), more than the "
-        f"{MAX_EASE_BYTES / 1e9:.1f} GB this machine spares (about 20,000 "
-        "users or items, whichever are fewer); leave ease out of --methods")
+        f"{MAX_EASE_BYTES / 1e9:.1f} GB this machine spares; leave ease "
+        "out of --methods")
 
 
 def ease_scorer(data: _Interactions, l2: float, user_form: bool
@@ -213,16 +237,18 @@ def ease_scorer(data: _Interactions, l2: float, user_form: bool
                            np.ndarray]:
   """EASE's user embedding function and item vectors, in either form."""
   if user_form:
-    xxt, weights = ease_user_form(data.matrix(), l2)
+    m, weights = ease_user_form(data.matrix(), l2)
     embed = lambda serialized: data.embed_users(
-        serialized, lambda row: xxt[row], len(xxt))
+        serialized, lambda row: m[row], len(m))
   else:
     weights = ease_weights(data.gram(), l2).T
     embed = data.user_rows
   cold = np.bincount(data.columns, minlength=len(data.item_ids)) == 0
-  item_vectors = np.concatenate(
-      [weights, np.where(cold, _NEVER, 0.0)[:, None],
-       data.popularity_order()[:, None]], axis=1).astype(np.float32)
+  item_vectors = np.empty((len(weights), weights.shape[1] + 2), np.float32)
+  item_vectors[:, :-2] = weights
+  del weights
+  item_vectors[:, -2] = np.where(cold, _NEVER, 0.0)
+  item_vectors[:, -1] = data.popularity_order()
   return embed, item_vectors
 
 

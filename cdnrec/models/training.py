@@ -171,14 +171,13 @@ def _validation_ndcg(trained: TrainedModel, data: TrainingInputs
                      ) -> Callable[[Dict], float]:
   """Overall NDCG@serving_k on the validation split, ranked as the
   Evaluator ranks (the served user tower, every catalog item)."""
-  if not data.examples_uri:
-    raise ValueError("early_stopping_metric 'ndcg' ranks the validation "
-                     "split against each user's train items: the training "
-                     "inputs need examples_uri")
   config = trained.config
   queries = queries_lib.load(data.examples_uri, "eval",
                              ranking.exclude_splits("eval"),
                              config.early_stopping_queries)
+  if not queries.records:
+    raise ValueError("early_stopping_metric 'ndcg': the validation split "
+                     "has no examples to rank")
   item_rows = item_stats.load_item_rows(data.item_stats_uri)
 
   embed_catalog = export.CatalogEmbedder(
@@ -189,9 +188,14 @@ def _validation_ndcg(trained: TrainedModel, data: TrainingInputs
     del logs
     item_ids, raw_vectors = embed_catalog()
     item_vectors = trained.adjusted_items(item_ids, raw_vectors)
-    return ranking.evaluate_embeddings(
-        trained.embed_examples, item_ids, item_vectors, queries, item_rows,
-        config.serving_k, "eval")["overall"]["ndcg"]
+    try:
+      return ranking.evaluate_embeddings(
+          trained.embed_examples, item_ids, item_vectors, queries, item_rows,
+          config.serving_k, "eval")["overall"]["ndcg"]
+    except ranking.NonFiniteEmbeddings as e:
+      # Never the best epoch; if no epoch is finite, fit fails saying so.
+      _log.warning("validation NDCG not scored: %s", e)
+      return float("nan")
 
   return ndcg
 
@@ -204,6 +208,11 @@ def fit(data: TrainingInputs, config: config_lib.TrainConfig,
   warm_start_from: a Format-Checkpoint folder of an earlier run (see
   warm_start.py); training starts from its weights.
   """
+  if (config.early_stopping_patience and
+      config.early_stopping_metric == "ndcg" and not data.examples_uri):
+    raise ValueError("early_stopping_metric 'ndcg' ranks the validation "
+                     "split against each user's train items: the training "
+                     "inputs need examples_uri")
   tf.keras.utils.set_random_seed(config.seed)
   started = time.perf_counter()
   with open(os.path.join(data.item_catalog_uri, artifacts.FEATURES_FILE)) as f:
