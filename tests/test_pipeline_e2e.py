@@ -23,10 +23,10 @@ LENIENT = ["--max-regression", "0.5", "--min-tail-hr", "0",
            "--min-tail-ndcg", "0"]
 
 
-def _cdnrec(*args, expect=0):
+def _cdnrec(*args, expect=0, output="stdout"):
   code, stdout, stderr = cli_runner.run(*args)
   assert code == expect, stdout[-3000:] + stderr[-5000:]
-  return stdout
+  return stdout if output == "stdout" else stdout + stderr
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +85,14 @@ def test_a_model_below_the_bar_is_not_pushed(first_run):
   out, stdout = first_run
   serving = os.path.join(out, "serving", configs.PIPELINE_NAME)
   before = sorted(os.listdir(serving))
-  # A new model (2 epochs) must now beat the model last blessed and an
-  # impossible tail bar.
+  # A new model (2 epochs, the Trainer watching validation NDCG) must now
+  # beat the model last blessed and an impossible tail bar.
   refused = _cdnrec("run", "--output", out, "--epochs", "2", *TINY,
-                    "--min-tail-hr", "1.0", expect=1)
+                    "--set", "early_stopping_patience=2",
+                    "--set", "early_stopping_metric=ndcg",
+                    "--min-tail-hr", "1.0", expect=1, output="all")
+  assert re.search(r"early stopping: kept epoch [12] of 2 \(validation "
+                   r"NDCG@50 [0-9.]+\)", refused)
   assert "model NOT BLESSED against the model last blessed" in refused
   assert re.search(r"tail hr: [0-9.]+ vs bar 1\.0000 \(FAILED\)", refused)
   assert "nothing pushed: the model is not blessed" in refused
