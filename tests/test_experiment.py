@@ -128,3 +128,24 @@ def test_early_stopped_runs_report_their_epochs():
                                    "kept_epoch": [7, 4]}
   fixed = [run_lib.RunResult({}, metrics, [1.0] * 5)]
   assert "early_stopping" not in report.aggregate(fixed, 50)
+
+
+def test_the_baselines_are_in_every_default_table():
+  from cdnrec.experiment.config import ExperimentConfig
+  assert {"ease", "most_popular"} <= set(ExperimentConfig("d", "o").methods)
+
+
+def test_ease_too_large_is_refused_before_any_training(
+    tiny_data_dir, tmp_path, monkeypatch):
+  from cdnrec.core.errors import ConfigError
+  from cdnrec.experiment import baselines
+  from cdnrec.experiment import experiment
+  from cdnrec.experiment.config import ExperimentConfig
+  monkeypatch.setattr(baselines, "MAX_EASE_BYTES", 1000)
+  config = ExperimentConfig(tiny_data_dir, str(tmp_path),
+                            methods=("two_tower", "ease"), seeds=(0,),
+                            epochs=1, tune=False)
+  with pytest.raises(ConfigError, match=r"ease: the train split has \d+ "
+                     r"users and \d+ items"):
+    experiment.run(config)
+  assert os.listdir(tmp_path / "runs") == []  # nothing was trained

@@ -36,7 +36,9 @@ class ExperimentConfig:
   """
   data_dir: str
   out_dir: str
-  methods: Tuple[str, ...] = ("cdn", "two_tower")
+  # The baselines by default: every table shows whether the neural models
+  # are worth their cost on the data at hand.
+  methods: Tuple[str, ...] = ("cdn", "two_tower", "ease", "most_popular")
   seeds: Tuple[int, ...] = (0, 1, 2, 3, 4)
   epochs: int = 40
   eval_k: int = 50

@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from cdnrec.core import item_stats
 from cdnrec.experiment import baselines
 from cdnrec.experiment import cache as cache_lib
 from cdnrec.experiment import data as data_lib
@@ -65,6 +66,12 @@ def run(config: ExperimentConfig) -> Dict[str, Any]:
                               max_bad_rows=config.max_bad_rows,
                               reader_config=config.reader_config)
   cache = cache_lib.RunCache(config.out_dir, prepared, config.eval_k)
+  if "ease" in config.methods:
+    # Refused now, before any training, rather than after the neural runs
+    # (baselines.run checks again on the exact counts).
+    summary = item_stats.load_summary(prepared.item_stats_uri)
+    if summary.n_users:
+      baselines.check_size("ease", summary.n_users, summary.n_items)
   if config.frontier:
     return _frontier(config, cache)
   results: Dict[str, Any] = {}
