@@ -148,6 +148,31 @@ def test_a_failing_trial_fails_the_search(tiny_artifacts, tmp_path):
     tuner.search()
 
 
+def test_a_diverged_trial_scores_zero_and_the_search_goes_on(
+    trained, tiny_artifacts, tmp_path, monkeypatch):
+  from cdnrec.core import ranking
+  from cdnrec.models import trainer
+
+  def diverged(*args, **kwargs):
+    raise ranking.NonFiniteEmbeddings("the item embeddings hold NaN")
+  monkeypatch.setattr(tuning.ranking, "evaluate_embeddings", diverged)
+  oracle = keras_tuner.oracles.RandomSearchOracle(
+      objective=tuning.OBJECTIVE, max_trials=2, seed=0,
+      hyperparameters=tuning.hyperparameters("two_tower", set()))
+  data = trainer.training_inputs(trainer.CdnFnArgs(
+      train_files=trained.train_files, eval_files=trained.eval_files,
+      item_catalog_uri=trained.item_catalog_uri,
+      item_stats_uri=trained.item_stats_uri))
+  tuner = tuning.RetrievalTuner(
+      oracle, data, tiny_artifacts["examples"].uri,
+      {"model": "two_tower", "epochs": 1, "batch_size": 128},
+      search_space.TuneConfig(), 20, directory=str(tmp_path),
+      project_name="t")
+  tuner.search()
+  trials = oracle.get_best_trials(2)
+  assert len(trials) == 2 and all(t.score == 0.0 for t in trials)
+
+
 def _compile(tmp_path, *extra):
   output = str(tmp_path / "pipeline.json")
   assert cli.main(["compile", "--target", "vertex", "--output", output,

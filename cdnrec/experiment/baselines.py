@@ -68,13 +68,14 @@ _ITEM_CHUNK = 4096
 
 
 def _item_form_bytes(n_items: int) -> int:
-  # G, G + λI and P (then B): float64 item x item.
+  # G + λI, LAPACK's copy of it and P (then B, in place): float64 item x
+  # item; B's float32 vectors come after G is freed.
   return 3 * 8 * n_items * n_items
 
 
 def _user_form_bytes(n_users: int, n_items: int) -> int:
-  # XXᵀ, XXᵀ + λI and M (float64 user x user), then the float32 items x
-  # users vectors beside M.
+  # XXᵀ + λI, LAPACK's copy and M (float64 user x user), then the float32
+  # items x users vectors (allocated once) beside M.
   return 3 * 8 * n_users * n_users + 4 * n_users * n_items
 
 
@@ -180,18 +181,24 @@ def _catalog_ids(catalog_uri: str) -> np.ndarray:
   return np.concatenate(ids).astype(str) if ids else np.zeros(0, str)
 
 
-def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
-  """EASE's B (items x items, zero diagonal) from XᵀX."""
-  gram = np.array(gram, dtype=np.float64, copy=True)
+def ease_weights(gram: np.ndarray, l2: float, overwrite: bool = False
+                 ) -> np.ndarray:
+  """EASE's B (items x items, zero diagonal) from XᵀX. overwrite: gram
+  (float64) may be changed, which spares a copy of it: with it, at most
+  three item x item matrices are alive (gram, LAPACK's copy, the inverse),
+  as ease_bytes counts."""
+  if not overwrite or gram.dtype != np.float64:
+    gram = np.array(gram, dtype=np.float64, copy=True)
   gram[np.diag_indices_from(gram)] += l2
   p = np.linalg.inv(gram)
-  b = -p / np.diag(p)[None, :]
-  b[np.diag_indices_from(b)] = 0.0
-  return b
+  del gram
+  p /= -np.diag(p).copy()[None, :]
+  p[np.diag_indices_from(p)] = 0.0
+  return p
 
 
-def ease_user_form(x: scipy.sparse.csr_matrix, l2: float
-                   ) -> Tuple[np.ndarray, np.ndarray]:
+def ease_user_form(x: scipy.sparse.csr_matrix, l2: float,
+                   extra_columns: int = 0) -> Tuple[np.ndarray, np.ndarray]:
   """EASE through M = (XXᵀ + λI)⁻¹ (users x users): (M, W), W items x
   users float32, with X_u B = X_u + M_u Wᵀ, so M_u Wᵀ is X_u B outside
   the user's own items.
@@ -201,8 +208,12 @@ def ease_user_form(x: scipy.sparse.csr_matrix, l2: float
   x_j. With B = I - P diag(P)⁻¹: X_u B = X_u - M_u X diag(P)⁻¹, so
   W = -Xᵀ diag(P)⁻¹. Scores are sums of M_u's entries over an item's
   users, with no large terms cancelling (as (XXᵀ)_u M would).
+
+  extra_columns: zero columns after W's users (the caller's tie-breaking
+  dimensions), so the item vectors are allocated once.
   """
   x = scipy.sparse.csc_matrix(x, dtype=np.float64)
+  x.sum_duplicates()
   gram = (x @ x.T).toarray()
   gram[np.diag_indices_from(gram)] += l2
   m = np.linalg.inv(gram)
@@ -213,9 +224,9 @@ def ease_user_form(x: scipy.sparse.csr_matrix, l2: float
     quadratic[start:start + _ITEM_CHUNK] = np.asarray(
         columns.multiply(m @ columns).sum(axis=0)).ravel()
   diag_p = (1.0 - quadratic) / l2
-  weights = np.zeros((x.shape[1], x.shape[0]), np.float32)
+  weights = np.zeros((x.shape[1], x.shape[0] + extra_columns), np.float32)
   coo = x.tocoo()
-  weights[coo.col, coo.row] = -1.0 / diag_p[coo.col]
+  weights[coo.col, coo.row] = -coo.data / diag_p[coo.col]
   return m, weights
 
 
@@ -237,16 +248,17 @@ def ease_scorer(data: _Interactions, l2: float, user_form: bool
                            np.ndarray]:
   """EASE's user embedding function and item vectors, in either form."""
   if user_form:
-    m, weights = ease_user_form(data.matrix(), l2)
+    m, item_vectors = ease_user_form(data.matrix(), l2, extra_columns=2)
     embed = lambda serialized: data.embed_users(
         serialized, lambda row: m[row], len(m))
   else:
-    weights = ease_weights(data.gram(), l2).T
+    weights = ease_weights(data.gram(), l2, overwrite=True).T
+    item_vectors = np.empty((len(weights), weights.shape[1] + 2),
+                            np.float32)
+    item_vectors[:, :-2] = weights
+    del weights
     embed = data.user_rows
   cold = np.bincount(data.columns, minlength=len(data.item_ids)) == 0
-  item_vectors = np.empty((len(weights), weights.shape[1] + 2), np.float32)
-  item_vectors[:, :-2] = weights
-  del weights
   item_vectors[:, -2] = np.where(cold, _NEVER, 0.0)
   item_vectors[:, -1] = data.popularity_order()
   return embed, item_vectors

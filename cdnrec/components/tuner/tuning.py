@@ -59,6 +59,12 @@ class RetrievalTuner(keras_tuner.engine.base_tuner.BaseTuner):
                                  self._tune.max_queries, self._tune.seed),
           item_stats.load_item_rows(self._data.item_stats_uri), self._k,
           "eval")
+    except ranking.NonFiniteEmbeddings as e:
+      # A setting that diverges on this data is a result, not a bug: the
+      # lowest score NDCG can take, and the search goes on.
+      _log.warning("trial %s %s diverged (%s): score 0", trial.trial_id,
+                   trial.hyperparameters.values, e)
+      return {OBJECTIVE.name: 0.0}
     except Exception as e:
       # KerasTuner would mark the trial invalid and go on: a setting that
       # cannot train is a bug in the search space, so the Tuner fails.
