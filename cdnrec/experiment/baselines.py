@@ -240,7 +240,8 @@ def check_size(method: str, n_users: int, n_items: int) -> None:
         f"items; EASE's closed form holds {held} "
         f"({ease_bytes(n_users, n_items) / 1e9:.1f} GB), more than the "
         f"{MAX_EASE_BYTES / 1e9:.1f} GB this machine spares; leave ease "
-        "out of --methods")
+        "out of --methods (the default includes it: e.g. --methods "
+        "cdn,two_tower,most_popular)")
 
 
 def ease_scorer(data: _Interactions, l2: float, user_form: bool
